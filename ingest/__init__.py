@@ -1,0 +1,1 @@
+"""docqa ingestion: load, clean, chunk and embed documents into Chroma."""

@@ -1,0 +1,155 @@
+"""``run_ingest``: bring the index in line with the documents on disk, incrementally.
+
+Documents are identified by path (doc_id) and content hash. Unchanged files
+embed nothing; changed files have their chunks replaced; files gone from a
+scanned folder are removed; ``rebuild`` starts clean. A run killed half-way is
+repaired by the next one (see store.py for the write order).
+"""
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .chunk import chunk_document
+from .clean import clean_text
+from .load import LoadError, discover, load_file
+from .models import Document, content_id
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    chunks: int = 0  # chunks embedded in this run
+    sentences: int = 0
+    total_chunks: int = 0  # chunks in the index afterwards
+    seconds: float = 0.0
+    repaired: int = 0  # stale vectors swept from an interrupted run
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """The one-line summary printed at the end of `docqa ingest`."""
+        embedded = (f"embedded {self.chunks} chunks + {self.sentences} sentences" if self.chunks
+                    else "nothing to embed, index up to date")
+        return (f"{self.added} added, {self.updated} updated, {self.removed} removed, {self.unchanged} unchanged, "
+                f"{self.skipped} skipped; {embedded}; {self.total_chunks} chunks indexed; {self.seconds:.1f}s")
+
+
+def source_name(path: Path, corpus_dir: Path) -> str:
+    """The name a document is known by: its path inside the corpus, else its absolute path."""
+    try:
+        return path.resolve().relative_to(Path(corpus_dir).resolve()).as_posix()
+    except ValueError:
+        return str(path.resolve())
+
+
+def prepare_document(path: Path, corpus_dir: Path) -> Document:
+    """Load and clean one file into a Document; raises LoadError."""
+    raw, data = load_file(path)
+    source = source_name(path, corpus_dir)
+    cleaned = clean_text(raw, fallback_title=path.stem)
+    if not cleaned.text.strip():
+        raise LoadError("nothing left after cleaning (only boilerplate?)")
+    return Document(doc_id=content_id(source), source=source, path=str(path.resolve()), title=cleaned.title,
+                    text=cleaned.text, content_hash=hashlib.sha256(data).hexdigest())
+
+
+def _under(path: str, roots: list[Path]) -> bool:
+    p = Path(path)
+    for r in roots:
+        r = r.resolve()
+        if p == r or r in p.parents:
+            return True
+    return False
+
+
+def run_ingest(settings, paths: list[Path] | None = None, rebuild: bool = False, progress: bool = True,
+               log=None, embedder=None) -> IngestReport:
+    """Index ``paths`` (default: the corpus folder) into the Chroma index of ``settings``."""
+    from .embed import get_embedder
+    from .store import open_store
+
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    t0 = time.perf_counter()
+    report = IngestReport()
+    roots = [Path(p) for p in (paths or [settings.corpus_dir])]
+    files, warnings = discover(roots)
+    report.warnings.extend(warnings)
+    report.skipped += len([w for w in warnings if w.startswith("skipped")])
+
+    embedder = embedder or get_embedder(settings.model_path, settings.embed_batch_size)
+    store = open_store(settings, embedder.name, embedder.dim, create=True)
+    if rebuild:
+        store.drop()
+        store = open_store(settings, embedder.name, embedder.dim, create=True)
+    report.repaired = store.sweep()
+    records = store.records()
+
+    todo = []
+    seen_hash: dict[str, str] = {r.content_hash: r.source for r in records.values()}
+    seen_ids: set[str] = set()
+    for path in files:
+        try:
+            doc = prepare_document(path, settings.corpus_dir)
+        except LoadError as e:
+            report.warnings.append(f"skipped {path.name}: {e}")
+            report.skipped += 1
+            continue
+        seen_ids.add(doc.doc_id)
+        old = records.get(doc.doc_id)
+        if old and old.content_hash == doc.content_hash:
+            report.unchanged += 1
+            continue
+        twin = seen_hash.get(doc.content_hash)
+        if twin and twin != doc.source:
+            report.warnings.append(f"skipped {path.name}: same content as {twin} (already indexed)")
+            report.skipped += 1
+            continue
+        seen_hash[doc.content_hash] = doc.source
+        todo.append((doc, old is not None))
+
+    # Documents under a scanned folder that are gone from disk.
+    for rec in records.values():
+        if rec.doc_id not in seen_ids and _under(rec.path, roots) and not Path(rec.path).exists():
+            store.remove_document(rec.doc_id)
+            report.removed += 1
+
+    prepared = []
+    for doc, existed in todo:
+        chunks, sentences = chunk_document(doc, settings.chunk_size, settings.chunk_overlap, settings.model_path)
+        prepared.append((doc, existed, chunks, sentences))
+    total = sum(len(c) + len(s) for _, _, c, s in prepared)
+    bar = None
+    if progress and total:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="text", desc="embedding", file=sys.stderr, leave=False)
+    tick = bar.update if bar else None
+    try:
+        for doc, existed, chunks, sentences in prepared:
+            chunk_embs = embedder.encode([c.text for c in chunks], progress=tick)
+            sent_embs = embedder.encode([s.text for s in sentences], progress=tick)
+            store.put_document(doc, chunks, chunk_embs.tolist(), sentences, sent_embs.tolist())
+            report.chunks += len(chunks)
+            report.sentences += len(sentences)
+            report.updated += existed
+            report.added += not existed
+    finally:
+        if bar:
+            bar.close()
+
+    if report.added or report.updated or report.removed or report.repaired or rebuild:
+        from .lexical import build_lexical_index
+
+        build_lexical_index(settings, store)
+    report.total_chunks = store.chunks.count()
+    report.seconds = time.perf_counter() - t0
+    for w in report.warnings:
+        log(f"warning: {w}")
+    return report

@@ -1,0 +1,160 @@
+"""Chroma storage: chunks, sentences and a document manifest in three collections.
+
+``open_store`` connects to an embedded PersistentClient (default) or a Chroma
+server (HttpClient) through the same code path. Document switches are
+crash-safe: new chunks are written first, then the manifest record flips to
+the new content hash in one upsert, then old chunks are deleted. Readers only
+trust chunks whose (doc_id, content_hash) matches a manifest record, so they
+see the old or the new version of a document, never a mix.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import IndexMissingError, ModelMismatchError, StoreUnavailableError
+from .models import Chunk, Document, Sentence
+
+BATCH = 2000  # Chroma rejects very large single writes
+
+
+@dataclass(frozen=True)
+class DocRecord:
+    doc_id: str
+    source: str
+    path: str
+    title: str
+    content_hash: str
+    n_chunks: int
+    n_sentences: int
+    indexed_at: float
+
+
+def _client(settings):
+    from .offline import enforce_offline
+
+    enforce_offline()
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    cs = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_mode == "http":
+        try:
+            client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=cs)
+            client.heartbeat()
+        except Exception as e:
+            raise StoreUnavailableError(
+                f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} "
+                f"({e.__class__.__name__}); start it with `chroma run --path DIR --host "
+                f"{settings.chroma_host} --port {settings.chroma_port}` or set chroma_mode = \"embedded\"") from None
+        return client
+    path = Path(settings.index_dir) / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=cs)
+
+
+class Store:
+    """The three collections of one docqa index."""
+
+    def __init__(self, client, name: str, model_name: str, dim: int, create: bool):
+        self.client, self.name, self.model_name, self.dim = client, name, model_name, dim
+        existing = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+        names = {k: f"{name}_{k}" for k in ("chunks", "sentences", "docs")}
+        if not create and names["chunks"] not in existing:
+            raise IndexMissingError("no index yet: run `docqa ingest` first (or `make run`)")
+        meta = {"embed_model": model_name, "embed_dim": dim}
+        cfg = {"hnsw": {"space": "cosine"}}
+        self.chunks = client.get_or_create_collection(names["chunks"], metadata=meta, configuration=cfg,
+                                                      embedding_function=None)
+        got = self.chunks.metadata or {}
+        if got.get("embed_model") != model_name or int(got.get("embed_dim", dim)) != dim:
+            raise ModelMismatchError(
+                f"the index was built with {got.get('embed_model')} ({got.get('embed_dim')}-dim), not "
+                f"{model_name} ({dim}-dim); run `docqa ingest --rebuild`")
+        self.sentences = client.get_or_create_collection(names["sentences"], metadata=meta, configuration=cfg,
+                                                         embedding_function=None)
+        self.docs = client.get_or_create_collection(names["docs"], embedding_function=None)
+
+    # -- manifest ---------------------------------------------------------
+    def records(self) -> dict[str, DocRecord]:
+        """doc_id -> DocRecord for every document fully indexed."""
+        got = self.docs.get(include=["metadatas"])
+        out = {}
+        for did, m in zip(got["ids"], got["metadatas"]):
+            out[did] = DocRecord(did, m["source"], m["path"], m["title"], m["content_hash"],
+                                 int(m["n_chunks"]), int(m["n_sentences"]), float(m["indexed_at"]))
+        return out
+
+    def document_text(self, doc_id: str) -> str | None:
+        """The cleaned text of a document, as indexed."""
+        got = self.docs.get(ids=[doc_id], include=["documents"])
+        return got["documents"][0] if got["ids"] else None
+
+    # -- writes -----------------------------------------------------------
+    def _add(self, col, ids, embs, docs, metas) -> None:
+        for i in range(0, len(ids), BATCH):
+            col.upsert(ids=ids[i:i + BATCH], embeddings=embs[i:i + BATCH], documents=docs[i:i + BATCH],
+                       metadatas=metas[i:i + BATCH])
+
+    def put_document(self, doc: Document, chunks: list[Chunk], chunk_embs, sentences: list[Sentence],
+                     sent_embs) -> None:
+        """Write a document's new version, switch the manifest to it, then drop the old version."""
+        base = {"doc_id": doc.doc_id, "content_hash": doc.content_hash, "source": doc.source, "title": doc.title}
+        self._add(self.chunks, [c.chunk_id for c in chunks], chunk_embs, [c.text for c in chunks],
+                  [{**base, "start": c.start, "end": c.end, "index": c.index, "n_tokens": c.n_tokens}
+                   for c in chunks])
+        self._add(self.sentences, [s.sentence_id for s in sentences], sent_embs, [s.text for s in sentences],
+                  [{**base, "chunk_id": s.chunk_id, "start": s.start, "end": s.end, "index": s.index}
+                   for s in sentences])
+        self.docs.upsert(ids=[doc.doc_id], embeddings=[[1.0]], documents=[doc.text], metadatas=[{
+            "source": doc.source, "path": doc.path, "title": doc.title, "content_hash": doc.content_hash,
+            "n_chunks": len(chunks), "n_sentences": len(sentences), "indexed_at": time.time()}])
+        self._drop_versions(doc.doc_id, keep=doc.content_hash)
+
+    def _drop_versions(self, doc_id: str, keep: str | None) -> None:
+        where = {"doc_id": doc_id} if keep is None else {"$and": [{"doc_id": doc_id}, {"content_hash": {"$ne": keep}}]}
+        self.chunks.delete(where=where)
+        self.sentences.delete(where=where)
+
+    def remove_document(self, doc_id: str) -> None:
+        """Forget a document: the manifest first (readers stop seeing it), then its vectors."""
+        self.docs.delete(ids=[doc_id])
+        self._drop_versions(doc_id, keep=None)
+
+    def sweep(self) -> int:
+        """Delete vectors left by an interrupted run (no manifest record, or an old hash)."""
+        current = {r.doc_id: r.content_hash for r in self.records().values()}
+        removed = 0
+        for col in (self.chunks, self.sentences):
+            got = col.get(include=["metadatas"])
+            stale = [i for i, m in zip(got["ids"], got["metadatas"])
+                     if current.get(m.get("doc_id")) != m.get("content_hash")]
+            for i in range(0, len(stale), BATCH):
+                col.delete(ids=stale[i:i + BATCH])
+            removed += len(stale)
+        return removed
+
+    def counts(self) -> tuple[int, int, int]:
+        """(documents, chunks, sentences) stored."""
+        return self.docs.count(), self.chunks.count(), self.sentences.count()
+
+    def drop(self) -> None:
+        """Delete all three collections (``--rebuild``)."""
+        for col in (self.chunks, self.sentences, self.docs):
+            self.client.delete_collection(col.name)
+
+
+def open_store(settings, model_name: str, dim: int, create: bool = False) -> Store:
+    """Open (or with ``create``, create) the index named by ``settings.collection``."""
+    return Store(_client(settings), settings.collection, model_name, dim, create)
+
+
+def read_index_model(settings) -> tuple[str, int] | None:
+    """(model name, dim) recorded in the index, without loading the embedding model."""
+    client = _client(settings)
+    name = f"{settings.collection}_chunks"
+    if name not in {c if isinstance(c, str) else c.name for c in client.list_collections()}:
+        return None
+    m = client.get_collection(name, embedding_function=None).metadata or {}
+    return m.get("embed_model"), int(m.get("embed_dim", 0))

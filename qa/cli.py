@@ -1,0 +1,189 @@
+"""The `docqa` command line. Heavy libraries load inside each command, so --help is instant."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EPILOG = {
+    "ingest": "example:\n  docqa ingest                 # index ./corpus, only what changed\n"
+              "  docqa ingest notes/ a.pdf    # index more files\n  docqa ingest --rebuild       # start clean",
+    "status": "example:\n  docqa status",
+    "show": "example:\n  docqa show 001_d5c15e6c1eacf066.txt   # the cleaned text all offsets point into",
+    "ask": "example:\n  docqa ask \"Which court ruled on AI layoffs?\"\n"
+           "  docqa ask \"What must companies do under that ruling?\" --history chat.json --json",
+    "eval": "example:\n  docqa eval eval/seed_qa.jsonl --out report/\n"
+            "  docqa eval eval/seed_qa.jsonl --fail-under hit@k=0.8 --fail-under refusal_rate=0.6\n"
+            "  docqa eval squad.json --format squad --out report-squad/",
+    "serve": "example:\n  docqa serve                       # http://127.0.0.1:7860\n"
+             "  docqa serve --host 0.0.0.0 --auth alice:s3cret",
+    "bench": "example:\n  docqa bench --sizes 1000,10000 --out bench/",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="docqa", description="Ask questions of a folder of documents; "
+                                "every answer sentence cites the passage it came from.",
+                                epilog="example:\n  docqa ingest && docqa ask \"What did the Hangzhou court rule?\"",
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", help="settings file (default: ./docqa.toml or [tool.docqa] in pyproject.toml)")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    def add(name, help_):
+        return sub.add_parser(name, help=help_, description=help_, epilog=EPILOG[name],
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    s = add("ingest", "index documents (only what changed since the last run)")
+    s.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the corpus folder)")
+    s.add_argument("--rebuild", action="store_true", help="drop the index and build it from scratch")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    add("status", "show what is indexed")
+
+    s = add("show", "print a document's cleaned text")
+    s.add_argument("source", help="file name as listed by `docqa status`")
+
+    s = add("ask", "answer a question with cited sentences")
+    s.add_argument("question")
+    s.add_argument("--history", type=Path, help='JSON list of {"role": "user"|"assistant", "content": ...}')
+    s.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    s.add_argument("--mode", choices=["extractive", "llm"])
+    s.add_argument("--k", type=int, help="passages to retrieve (top-k)")
+
+    s = add("eval", "evaluate retrieval, answers, citations and refusal on a question set")
+    s.add_argument("set", type=Path, help="JSONL eval set (or SQuAD JSON with --format squad)")
+    s.add_argument("--corpus", type=Path, help="evaluate on a throwaway index of this folder")
+    s.add_argument("--k", type=int, default=5)
+    s.add_argument("--mode", choices=["extractive", "llm"])
+    s.add_argument("--out", type=Path, help="write report.json, report.md and a PNG chart here")
+    s.add_argument("--format", choices=["jsonl", "squad"], default="jsonl")
+    s.add_argument("--limit", type=int, help="only the first N questions")
+    s.add_argument("--fail-under", action="append", default=[], metavar="METRIC=VALUE",
+                   help="exit 1 if METRIC is below VALUE (repeatable)")
+
+    s = add("serve", "run the chat UI")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--auth", help="user:pass (required to bind anything but 127.0.0.1)")
+
+    s = add("bench", "measure speed and scale (slow; see bench/README)")
+    s.add_argument("--sizes", default="1000,10000,100000")
+    s.add_argument("--out", type=Path, default=Path("bench"))
+    s.add_argument("--quick", action="store_true", help="a small smoke run")
+    return p
+
+
+def _cmd_ingest(args, settings) -> int:
+    from ingest.pipeline import run_ingest
+
+    report = run_ingest(settings, args.paths or None, rebuild=args.rebuild, progress=not args.quiet)
+    print(report.summary())
+    return 0
+
+
+def _cmd_status(args, settings) -> int:
+    import datetime
+
+    from ingest.store import open_store, read_index_model
+
+    model = read_index_model(settings)
+    if model is None:
+        print(f"no index at {settings.index_dir if settings.chroma_mode == 'embedded' else 'the Chroma server'}; "
+              "run `docqa ingest`")
+        return 1
+    store = open_store(settings, model[0], model[1])
+    n_docs, n_chunks, n_sents = store.counts()
+    where = (f"{settings.index_dir}" if settings.chroma_mode == "embedded"
+             else f"chroma server {settings.chroma_host}:{settings.chroma_port}")
+    print(f"index: {where}, collection {settings.collection!r}, model {model[0]} ({model[1]}-dim)")
+    print(f"{n_docs} documents, {n_chunks} chunks, {n_sents} sentences")
+    for r in sorted(store.records().values(), key=lambda r: r.source):
+        when = datetime.datetime.fromtimestamp(r.indexed_at).strftime("%Y-%m-%d %H:%M")
+        print(f"  {r.source}  {r.n_chunks:>4} chunks  {when}  {r.title}")
+    return 0
+
+
+def _cmd_show(args, settings) -> int:
+    from ingest.errors import InputError
+    from ingest.store import open_store, read_index_model
+
+    model = read_index_model(settings)
+    if model is None:
+        print("no index yet; run `docqa ingest`", file=sys.stderr)
+        return 1
+    store = open_store(settings, model[0], model[1])
+    recs = store.records().values()
+    match = [r for r in recs if r.source == args.source] or [r for r in recs if Path(r.source).name == args.source]
+    if not match:
+        raise InputError(f"no indexed document named {args.source!r}; `docqa status` lists them")
+    sys.stdout.write(store.document_text(match[0].doc_id) + "\n")
+    return 0
+
+
+def _cmd_ask(args, settings) -> int:
+    from ingest.errors import InputError
+
+    from .answer import answer
+
+    history = None
+    if args.history:
+        try:
+            history = json.loads(args.history.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise InputError(f"cannot read history file {args.history}: {e}; expected a JSON list of "
+                             '{"role": ..., "content": ...}') from None
+    ans = answer(args.question, history=history, settings=settings, mode=args.mode)
+    if args.json:
+        print(json.dumps(ans.to_json(), ensure_ascii=False))
+        return 0
+    from .render import render_text
+
+    print(render_text(ans))
+    return 0
+
+
+def _cmd_eval(args, settings) -> int:
+    from .evaluate import main as eval_main
+
+    return eval_main(args, settings)
+
+
+def _cmd_serve(args, settings) -> int:
+    import ui
+
+    return ui.main(settings, host=args.host, port=args.port, auth=args.auth)
+
+
+def _cmd_bench(args, settings) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from bench.run import main as bench_main
+
+    return bench_main(args, settings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `docqa` console script."""
+    args = _parser().parse_args(argv)
+    from ingest.errors import DocqaError
+    from ingest.offline import enforce_offline
+    from ingest.settings import load_settings
+
+    enforce_offline()
+    try:
+        overrides = {}
+        if getattr(args, "k", None) and args.cmd == "ask":
+            overrides["top_k"] = args.k
+        settings = load_settings(args.config, **overrides)
+        handler = globals()[f"_cmd_{args.cmd}"]
+        return handler(args, settings) or 0
+    except DocqaError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
