@@ -7,6 +7,25 @@ import os
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 
+def model_identity(model_path: str) -> tuple[str, int]:
+    """(name, dim) of a local sentence-transformers model, read from its config files (no torch)."""
+    import json
+    from pathlib import Path
+
+    root = Path(model_path)
+    dim = 0
+    try:
+        dim = int(json.loads((root / "1_Pooling" / "config.json").read_text())["word_embedding_dimension"])
+    except (OSError, ValueError, KeyError):
+        try:
+            dim = int(json.loads((root / "config.json").read_text())["hidden_size"])
+        except (OSError, ValueError, KeyError):
+            pass
+    flat = str(model_path).lower().replace("-", "").replace("_", "")
+    name = MODEL_NAME if "allminilml6v2" in flat else root.name
+    return name, dim
+
+
 class Embedder:
     """Normalised sentence embeddings from a local SentenceTransformer model."""
 
@@ -24,7 +43,7 @@ class Embedder:
         self.model = SentenceTransformer(model_path, device="cpu", local_files_only=True)
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
-        self.name = MODEL_NAME if "minilm" in model_path.lower().replace("-", "").replace("_", "") else os.path.basename(model_path.rstrip("/"))
+        self.name = model_identity(model_path)[0]
 
     def encode(self, texts: list[str], progress=None):
         """float32 array (len(texts), dim), L2-normalised. ``progress(n)`` is called per batch."""

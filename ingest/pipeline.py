@@ -69,10 +69,21 @@ def _under(path: str, roots: list[Path]) -> bool:
     return False
 
 
+def _drop_index(settings) -> None:
+    """Delete the collections of this index, whatever model built them."""
+    from .store import connect
+
+    client = connect(settings)
+    names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+    for kind in ("chunks", "sentences", "docs"):
+        if f"{settings.collection}_{kind}" in names:
+            client.delete_collection(f"{settings.collection}_{kind}")
+
+
 def run_ingest(settings, paths: list[Path] | None = None, rebuild: bool = False, progress: bool = True,
                log=None, embedder=None) -> IngestReport:
     """Index ``paths`` (default: the corpus folder) into the Chroma index of ``settings``."""
-    from .embed import get_embedder
+    from .embed import get_embedder, model_identity
     from .store import open_store
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
@@ -83,11 +94,11 @@ def run_ingest(settings, paths: list[Path] | None = None, rebuild: bool = False,
     report.warnings.extend(warnings)
     report.skipped += len([w for w in warnings if w.startswith("skipped")])
 
-    embedder = embedder or get_embedder(settings.model_path, settings.embed_batch_size)
-    store = open_store(settings, embedder.name, embedder.dim, create=True)
+    # The model loads (seconds) only if something needs embedding; name and dim come from its config.
+    model_name, dim = (embedder.name, embedder.dim) if embedder else model_identity(settings.model_path)
     if rebuild:
-        store.drop()
-        store = open_store(settings, embedder.name, embedder.dim, create=True)
+        _drop_index(settings)
+    store = open_store(settings, model_name, dim, create=True)
     report.repaired = store.sweep()
     records = store.records()
 
@@ -131,6 +142,8 @@ def run_ingest(settings, paths: list[Path] | None = None, rebuild: bool = False,
 
         bar = tqdm(total=total, unit="text", desc="embedding", file=sys.stderr, leave=False)
     tick = bar.update if bar else None
+    if prepared and embedder is None:
+        embedder = get_embedder(settings.model_path, settings.embed_batch_size)
     try:
         for doc, existed, chunks, sentences in prepared:
             chunk_embs = embedder.encode([c.text for c in chunks], progress=tick)

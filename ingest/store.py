@@ -31,7 +31,8 @@ class DocRecord:
     indexed_at: float
 
 
-def _client(settings):
+def connect(settings):
+    """A Chroma client: embedded PersistentClient, or HttpClient when chroma_mode = "http"."""
     from .offline import enforce_offline
 
     enforce_offline()
@@ -147,12 +148,12 @@ class Store:
 
 def open_store(settings, model_name: str, dim: int, create: bool = False) -> Store:
     """Open (or with ``create``, create) the index named by ``settings.collection``."""
-    return Store(_client(settings), settings.collection, model_name, dim, create)
+    return Store(connect(settings), settings.collection, model_name, dim, create)
 
 
 def read_index_model(settings) -> tuple[str, int] | None:
     """(model name, dim) recorded in the index, without loading the embedding model."""
-    client = _client(settings)
+    client = connect(settings)
     name = f"{settings.collection}_chunks"
     if name not in {c if isinstance(c, str) else c.name for c in client.list_collections()}:
         return None
