@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
-MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_FILE_BYTES = 10 * 1024 * 1024  # default; Settings.max_file_mb overrides
 
 
 class LoadError(Exception):
@@ -46,12 +46,13 @@ def discover(paths: list[Path]) -> tuple[list[Path], list[str]]:
     return sorted(found.values()), warnings
 
 
-def read_bytes(path: Path) -> bytes:
+def read_bytes(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
     """The file's bytes, with size and permission problems turned into LoadError."""
     try:
         size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise LoadError(f"file is {size // (1024 * 1024)} MB, over the {MAX_FILE_BYTES // (1024 * 1024)} MB limit")
+        if size > max_bytes:
+            raise LoadError(f"file is {size / (1024 * 1024):.0f} MB, over the {max_bytes / (1024 * 1024):.0f} MB "
+                            "limit; split it or raise max_file_mb")
         return path.read_bytes()
     except FileNotFoundError as e:
         raise LoadError("file vanished before it could be read") from e
@@ -148,9 +149,9 @@ def _docx_text(data: bytes) -> str:
     return "\n".join(paras)
 
 
-def load_file(path: Path) -> tuple[str, bytes]:
+def load_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[str, bytes]:
     """(raw text, raw bytes) of one supported file; raises LoadError with the reason."""
-    data = read_bytes(path)
+    data = read_bytes(path, max_bytes)
     if not data.strip():
         raise LoadError("file is empty")
     ext = path.suffix.lower()

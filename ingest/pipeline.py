@@ -16,6 +16,7 @@ from pathlib import Path
 from .chunk import chunk_document
 from .clean import clean_text
 from .load import LoadError, discover, load_file
+from .faults import crash_point
 from .models import Document, content_id
 
 
@@ -49,9 +50,9 @@ def source_name(path: Path, corpus_dir: Path) -> str:
         return str(path.resolve())
 
 
-def prepare_document(path: Path, corpus_dir: Path) -> Document:
+def prepare_document(path: Path, corpus_dir: Path, max_mb: int = 10) -> Document:
     """Load and clean one file into a Document; raises LoadError."""
-    raw, data = load_file(path)
+    raw, data = load_file(path, max_bytes=max_mb * 1024 * 1024)
     source = source_name(path, corpus_dir)
     cleaned = clean_text(raw, fallback_title=path.stem)
     if not cleaned.text.strip():
@@ -107,7 +108,7 @@ def run_ingest(settings, paths: list[Path] | None = None, rebuild: bool = False,
     seen_ids: set[str] = set()
     for path in files:
         try:
-            doc = prepare_document(path, settings.corpus_dir)
+            doc = prepare_document(path, settings.corpus_dir, settings.max_file_mb)
         except LoadError as e:
             report.warnings.append(f"skipped {path.name}: {e}")
             report.skipped += 1
@@ -127,7 +128,9 @@ def run_ingest(settings, paths: list[Path] | None = None, rebuild: bool = False,
 
     # Documents under a scanned folder that are gone from disk.
     for rec in records.values():
-        if rec.doc_id not in seen_ids and _under(rec.path, roots) and not Path(rec.path).exists():
+        # Sources are corpus-relative, so a moved corpus folder is judged where it is now.
+        where = Path(rec.source) if Path(rec.source).is_absolute() else Path(settings.corpus_dir) / rec.source
+        if rec.doc_id not in seen_ids and _under(str(where.resolve()), roots) and not where.exists():
             store.remove_document(rec.doc_id)
             report.removed += 1
 
@@ -147,6 +150,7 @@ def run_ingest(settings, paths: list[Path] | None = None, rebuild: bool = False,
     try:
         for doc, existed, chunks, sentences in prepared:
             chunk_embs = embedder.encode([c.text for c in chunks], progress=tick)
+            crash_point("during_embedding")
             sent_embs = embedder.encode([s.text for s in sentences], progress=tick)
             store.put_document(doc, chunks, chunk_embs.tolist(), sentences, sent_embs.tolist())
             report.chunks += len(chunks)

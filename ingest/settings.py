@@ -44,6 +44,7 @@ class Settings:
     port: int = 7860
     auth: str = ""  # "user:pass"; required to bind anything but loopback
     max_upload_mb: int = 20
+    max_file_mb: int = 10  # larger files are skipped with a warning (50 MB of text = hours of embedding)
 
     def __post_init__(self) -> None:
         if self.chroma_mode not in ("embedded", "http"):

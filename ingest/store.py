@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import IndexMissingError, ModelMismatchError, StoreUnavailableError
+from .faults import crash_point
 from .models import Chunk, Document, Sentence
 
 BATCH = 2000  # Chroma rejects very large single writes
@@ -105,12 +106,15 @@ class Store:
         self._add(self.chunks, [c.chunk_id for c in chunks], chunk_embs, [c.text for c in chunks],
                   [{**base, "start": c.start, "end": c.end, "index": c.index, "n_tokens": c.n_tokens}
                    for c in chunks])
+        crash_point("between_writes")
         self._add(self.sentences, [s.sentence_id for s in sentences], sent_embs, [s.text for s in sentences],
                   [{**base, "chunk_id": s.chunk_id, "start": s.start, "end": s.end, "index": s.index}
                    for s in sentences])
+        crash_point("before_switch")
         self.docs.upsert(ids=[doc.doc_id], embeddings=[[1.0]], documents=[doc.text], metadatas=[{
             "source": doc.source, "path": doc.path, "title": doc.title, "content_hash": doc.content_hash,
             "n_chunks": len(chunks), "n_sentences": len(sentences), "indexed_at": time.time()}])
+        crash_point("after_switch")
         self._drop_versions(doc.doc_id, keep=doc.content_hash)
 
     def _drop_versions(self, doc_id: str, keep: str | None) -> None:
