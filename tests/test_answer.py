@@ -1,0 +1,122 @@
+"""Answers on the real seed index: facts present, right article cited, quotes exact, refusals honest."""
+import json
+
+import pytest
+
+from ingest.errors import InputError
+from qa.answer import answer, clean_question
+
+pytestmark = pytest.mark.integration
+
+FACTS = [  # (question, fact that must be in the answer, source that must be cited) -- one or more per seed
+    ("How many university graduates entered China's job market in 2026?", "12.7 million", "001_"),
+    ("Which court ruled that firms cannot lay off employees just because an AI system can do the job cheaper?",
+     "Hangzhou Intermediate People’s Court", "001_"),
+    ("What term is President Xi Jinping promoting to signal China's pivot toward high technology?",
+     "New Quality Productive Forces", "002_"),
+    ("Which tech giants partner with local governments in Guangdong and Jiangsu to train factory workers?",
+     "Huawei", "003_"),
+    ("Which policy's legacy created China's demographic imbalance?", "one-child policy", "003_"),
+    ("What does China invest heavily in to reskill workers who are vulnerable to automation?",
+     "vocational training", "000_"),
+]
+
+UNANSWERABLE = [
+    "On what date did the Hangzhou Intermediate People's Court issue its AI layoff ruling?",
+    "What was the name of the employee who sued in the Hangzhou AI layoff case?",
+    "How many robotaxis does each remote safety operator monitor?",
+    "What fine did the Hangzhou court impose on Alibaba for replacing its staff with AI?",
+    "What is the capital of Australia?",
+]
+
+
+def _cleaned(settings, source):
+    from ingest.embed import get_embedder
+    from ingest.store import open_store
+
+    emb = get_embedder(settings.model_path)
+    store = open_store(settings, emb.name, emb.dim)
+    rec = next(r for r in store.records().values() if r.source == source)
+    return store.document_text(rec.doc_id)
+
+
+@pytest.mark.parametrize("question,fact,source", FACTS)
+def test_factual_answer_contains_fact_and_cites_right_article(seed_settings, embedder, question, fact, source):
+    ans = answer(question, settings=seed_settings, embedder=embedder)
+    assert not ans.refused, ans.note
+    norm = lambda s: s.replace("’", "'").lower()  # noqa: E731
+    assert norm(fact) in norm(ans.text)
+    assert ans.citations and any(c.source.startswith(source) for c in ans.citations)
+    for c in ans.citations:  # every quote is the cleaned text at its offsets
+        assert _cleaned(seed_settings, c.source)[c.start:c.end] == c.quote
+        assert f"[{c.n}]" in ans.text
+    assert ans.mode == "extractive" and ans.timings_ms["total"] > 0
+
+
+def test_every_answer_sentence_carries_a_citation(seed_settings, embedder):
+    ans = answer("What are local authorities in Zhejiang experimenting with to cushion AI automation?",
+                 settings=seed_settings, embedder=embedder)
+    import re
+
+    parts = [p for p in re.split(r"\[\d+\]", ans.text)]
+    assert len(parts) == len(ans.citations) + 1 and not parts[-1].strip()
+    for c in ans.citations:
+        assert c.quote in ans.text
+
+
+@pytest.mark.parametrize("question", UNANSWERABLE)
+def test_unanswerable_questions_are_refused_with_related_passages(seed_settings, embedder, question):
+    ans = answer(question, settings=seed_settings, embedder=embedder)
+    assert ans.refused, ans.text
+    assert "don't say" in ans.text and not ans.citations
+    if "Australia" not in question:
+        assert ans.related  # the closest passages, shown as "related, but not an answer"
+
+
+def test_false_premise_is_not_answered_as_true(seed_settings, embedder):
+    ans = answer("Why did the Beijing court rule that companies may replace workers with AI?",
+                 settings=seed_settings, embedder=embedder)
+    # Either a refusal, or quotes of what the court actually ruled plus a note on the premise.
+    assert ans.refused or ("Hangzhou" in ans.text and "Beijing court" in ans.note)
+
+
+def test_followup_resolves_its_pronoun(seed_settings, embedder):
+    history = [{"role": "user", "content": "Which court ruled that firms can't lay off employees because AI "
+                                           "can do their job cheaper?"},
+               {"role": "assistant", "content": "The Hangzhou Intermediate People’s Court [1]"}]
+    q = "What does that ruling require companies to prioritize instead?"
+    with_history = answer(q, history=history, settings=seed_settings, embedder=embedder)
+    assert not with_history.refused
+    assert "retraining" in with_history.text.lower() or "reassignment" in with_history.text.lower()
+
+
+@pytest.mark.parametrize("bad", ["", "   \n\t", "?!?...", None, 42])
+def test_bad_questions_are_one_line_errors(bad):
+    with pytest.raises(InputError) as e:
+        clean_question(bad)
+    assert "\n" not in str(e.value) and "question" in str(e.value)
+
+
+def test_huge_question_is_truncated_with_note(seed_settings, embedder):
+    ans = answer("graduates job market " * 20000, settings=seed_settings, embedder=embedder)
+    assert "truncated" in ans.note
+
+
+def test_cli_ask_json_shape(seed_settings, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DOCQA_CORPUS_DIR": str(seed_settings.corpus_dir),
+           "DOCQA_INDEX_DIR": str(seed_settings.index_dir)}
+    hist = tmp_path / "h.json"
+    hist.write_text(json.dumps([{"role": "user", "content": "Tell me about the Hangzhou court ruling."}]))
+    r = subprocess.run([sys.executable, "-m", "qa.cli", "ask", "What must companies prioritize under that "
+                        "ruling?", "--json", "--history", str(hist)], env=env, capture_output=True, text=True,
+                       cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)  # exactly one JSON object
+    assert {"question", "answer", "refused", "mode", "citations", "timings_ms"} <= set(obj)
+    for c in obj["citations"]:
+        assert {"n", "source", "title", "quote", "start", "end"} <= set(c)
+        assert "/" not in c["source"]

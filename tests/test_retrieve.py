@@ -1,0 +1,51 @@
+"""Hybrid retrieval on the real seed index."""
+import pytest
+
+from qa.retrieve import retrieve
+
+pytestmark = pytest.mark.integration
+
+
+def test_hybrid_finds_the_right_article_and_respects_k(seed_settings, embedder):
+    got = retrieve("Hangzhou Intermediate People's Court ruling on AI layoffs", seed_settings, k=3,
+                   embedder=embedder)
+    assert 1 <= len(got) <= 3
+    assert got[0].source.startswith("001_")
+    assert "Hangzhou" in " ".join(p.text for p in got)
+    assert all(p.dense != 0 or p.lexical > 0 for p in got)
+    assert [p.score for p in got] == sorted((p.score for p in got), reverse=True)
+
+
+def test_exact_term_found_by_lexical_side(seed_settings, embedder):
+    got = retrieve("gig-ification", seed_settings, k=5, embedder=embedder)
+    assert any("gig-ification" in p.text for p in got)
+    assert any(p.lexical > 0 for p in got)
+
+
+def test_no_near_duplicate_passages(seed_settings, embedder):
+    got = retrieve("author bio", seed_settings, k=10, embedder=embedder)
+    texts = [p.text for p in got]
+    assert len(set(texts)) == len(texts)
+    assert len({p.chunk_id for p in got}) == len(got)
+
+
+def test_followup_history_changes_retrieval(seed_settings, embedder):
+    hist = [{"role": "user", "content": "Tell me about the Hangzhou Intermediate People’s Court ruling."}]
+    q = "What does it require companies to do?"
+    with_h = retrieve(q, seed_settings, k=3, history=hist, embedder=embedder)
+    assert any("retraining" in p.text for p in with_h)
+
+
+def test_lexical_index_follows_reingest(make_settings, embedder):
+    from ingest.pipeline import run_ingest
+
+    s = make_settings()
+    run_ingest(s, progress=False, embedder=embedder)
+    assert not any("zorblax" in p.text for p in retrieve("zorblax", s, k=5, embedder=embedder))
+    (s.corpus_dir / "new.txt").write_text("The zorblax festival trains robot welders in Chengdu every spring.")
+    run_ingest(s, progress=False, embedder=embedder)
+    got = retrieve("zorblax", s, k=5, embedder=embedder)
+    assert got and "zorblax" in got[0].text
+    (s.corpus_dir / "new.txt").unlink()
+    run_ingest(s, progress=False, embedder=embedder)
+    assert not any("zorblax" in p.text for p in retrieve("zorblax", s, k=5, embedder=embedder))
