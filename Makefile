@@ -47,7 +47,7 @@ test-fast: install
 	$(BIN)/python -m pytest -q -m unit
 
 eval: ingest
-	$(BIN)/docqa eval eval/seed_qa.jsonl --out report/
+	$(BIN)/docqa eval eval/seed_qa.jsonl --out report/ --fail-under hit@k=0.86 --fail-under key_fact_recall=0.70 --fail-over false_refusal_rate=0.05
 
 bench: install
 	$(BIN)/docqa bench --out bench/

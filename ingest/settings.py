@@ -33,7 +33,7 @@ class Settings:
     mode: str = "extractive"  # or "llm"
     answer_sentences: int = 3
     # Calibrated on eval/seed_qa.jsonl (see README "Refusal"); overridable.
-    refusal_threshold: float = 0.35
+    refusal_threshold: float = 0.34
     llm_provider: str = "openai"  # "openai" (any OpenAI-compatible server), "ollama", "local" (SmolLM2)
     llm_base_url: str = "http://127.0.0.1:8080/v1"
     llm_model: str = "local-model"

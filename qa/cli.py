@@ -14,7 +14,8 @@ EPILOG = {
     "ask": "example:\n  docqa ask \"Which court ruled on AI layoffs?\"\n"
            "  docqa ask \"What must companies do under that ruling?\" --history chat.json --json",
     "eval": "example:\n  docqa eval eval/seed_qa.jsonl --out report/\n"
-            "  docqa eval eval/seed_qa.jsonl --fail-under hit@k=0.8 --fail-under refusal_rate=0.6\n"
+            "  docqa eval eval/seed_qa.jsonl --fail-under hit@k=0.8 --fail-over false_refusal_rate=0.2\n"
+            "  docqa eval my_qa.jsonl --corpus my_docs/ --out report-mine/\n"
             "  docqa eval squad.json --format squad --out report-squad/",
     "serve": "example:\n  docqa serve                       # http://127.0.0.1:7860\n"
              "  docqa serve --host 0.0.0.0 --auth alice:s3cret",
@@ -60,7 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["jsonl", "squad"], default="jsonl")
     s.add_argument("--limit", type=int, help="only the first N questions")
     s.add_argument("--fail-under", action="append", default=[], metavar="METRIC=VALUE",
-                   help="exit 1 if METRIC is below VALUE (repeatable)")
+                   help="exit 1 if METRIC is below VALUE (repeatable; [TYPE/]METRIC, e.g. factoid/hit@k=0.8)")
+    s.add_argument("--fail-over", action="append", default=[], metavar="METRIC=VALUE",
+                   help="exit 1 if a lower-is-better METRIC (false_refusal_rate, latency_p50_ms, "
+                        "latency_p95_ms) is above VALUE (repeatable)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
 
     s = add("serve", "run the chat UI")
     s.add_argument("--host")
