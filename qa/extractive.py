@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ingest.lexical import tokenize
 
-from .support import stem
+from .support import looks_like_instruction, stem
 
 W_COS, W_LEX = 0.55, 0.45
 MMR_LAMBDA = 0.75
@@ -58,8 +58,8 @@ def fetch_candidates(store, passages) -> list[Candidate]:
     seen, out = set(), []
     for sid, text, meta, emb in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"]):
         key = (meta["doc_id"], meta["start"], meta["end"])
-        if key in seen:
-            continue
+        if key in seen or looks_like_instruction(text):
+            continue  # a repeat, or a planted instruction: data, never an answer
         seen.add(key)
         out.append(Candidate(sid, meta["chunk_id"], meta["doc_id"], meta.get("source", ""), meta.get("title", ""),
                              text, int(meta["start"]), int(meta["end"]), np.asarray(emb, dtype="float32"),

@@ -21,7 +21,7 @@ import threading
 from ingest.errors import LLMUnavailableError
 from ingest.models import Citation
 
-from .support import best_cosine, is_supported, split_sentences
+from .support import best_cosine, is_supported, looks_like_instruction, split_sentences
 
 SYSTEM_PROMPT = (
     "You answer questions using only the numbered passages the user gives you. "
@@ -191,6 +191,9 @@ def llm_answer(question: str, passages, ranked, settings, embedder, by_id, chat=
             continue
         p = passages[best[0] - 1]
         quote, start, end = _quote_for(text, p, embedder)
+        if looks_like_instruction(quote) or looks_like_instruction(text):
+            flagged.append(text)  # obeying (or repeating) a planted instruction is not an answer
+            continue
         key = (p.doc_id, start, end)
         if key not in numbering:
             numbering[key] = len(cites) + 1

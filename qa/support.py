@@ -11,6 +11,12 @@ from ingest.lexical import tokenize
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _CAP = re.compile(r"\b[A-Z][a-zA-Z’'\-]+")
+# Text addressed to an assistant rather than a reader: a planted prompt injection.
+_INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(previous|prior|above|earlier|all|your)\b.{0,20}"
+    r"\b(instructions?|prompts?|rules?|directions?)\b|\byou are now\b|\b(system|developer) prompt\b|"
+    r"\b(reply|respond|answer|say|print|output)\s+(only|exactly|with only)\b|\bas an ai (assistant|model)\b",
+    re.I | re.S)
 _SENT = re.compile(r"(?<=[.!?])\s+|\n+")
 _NOT_NAMES = frozenset("""The A An This That These Those It Its They Their There In On At For From By With
 As While When Where Why How What Which Who But And Or If So Yes No Not However Also Many Some Most Each
@@ -100,3 +106,11 @@ def is_supported(sentence: str, passage_text: str, embedder) -> tuple[bool, floa
     facts_ok = numbers(sentence) <= p_numbers and all(n in low_passage for n in names(sentence))
     ok = facts_ok and lex >= MIN_OVERLAP and cos >= MIN_COSINE and score >= MIN_SCORE
     return ok, score
+
+
+def looks_like_instruction(text: str) -> bool:
+    """True for text that addresses an AI assistant ("ignore previous instructions", "reply only ...").
+
+    Such a sentence in a document is data, never a command and never support for an answer.
+    """
+    return bool(_INSTRUCTION.search(text or ""))
