@@ -142,7 +142,10 @@ def answer(question: str, history: list[dict] | None = None, settings=None, mode
         notes.append(f"refused: {decision.reason}")
         return done(REFUSAL_TEXT, (), True, mode, related=_related(passages, ranked, by_id))
     notes.append(decision.premise_note)
-    picks = extractive.select(ranked, settings.answer_sentences)
+    said = _said(history)
+    fresh = [c for c in ranked if not (said and c.text.strip() in said)]
+    # A follow-up wants something new: quote what was already answered only when nothing else is left.
+    picks = extractive.select(fresh or ranked, settings.answer_sentences)
     if mode == "extractive":
         text, cites = extractive_text(picks, by_id)
         return done(text, cites, False, mode)
