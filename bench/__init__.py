@@ -1,0 +1,1 @@
+"""docqa benchmarks: `docqa bench` (see bench/README.md)."""

@@ -1,0 +1,208 @@
+"""The documented shortcut that builds the large (10k-100k chunk) bench indexes in minutes, not hours.
+
+Embedding 100k chunks plus their ~600k sentences takes hours on 2 CPU cores, so
+for sizes above ``--real-ingest-max`` the index is written by this module
+instead of ``run_ingest``. Documents are loaded and cleaned by the real
+pipeline, written as the same records ``Store.put_document`` writes (batched
+across documents, see ``_flush``), and the BM25 index is built by the real
+``build_lexical_index``. Two things differ:
+
+1. Chunking: the same greedy sentence packing and overlap rule as
+   ``ingest.chunk.chunk_document``, but span sizes are the sum of cached
+   per-sentence token counts instead of re-tokenising every candidate span
+   (the synthetic corpora recombine ~200 real sentences, so counts repeat).
+   Chunk sizes stay within a few tokens of what ``chunk_document`` gives.
+2. Vectors: every distinct sentence is embedded once by the real model
+   (cached by text); a chunk's vector is the normalised mean of its
+   sentences' vectors instead of an encode of the chunk text.
+
+Query-time work is unchanged (same collections, vector count, dimension,
+metadata, BM25 size), which is what the growth benchmark measures; answer
+quality on these synthetic indexes is not meaningful and is not reported.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+_COUNTS: dict[str, tuple[int, int]] = {}
+
+
+def _counts(text: str, model_path: str) -> tuple[int, int]:
+    got = _COUNTS.get(text)
+    if got is None:
+        from ingest.chunk import count_tokens, count_wordpieces
+
+        got = _COUNTS[text] = (count_tokens(text), count_wordpieces(text, model_path))
+    return got
+
+
+def fast_chunks(text: str, chunk_size: int, overlap: int, model_path: str):
+    """(sentence spans, chunk groups as (first, last) sentence index) or None if a sentence is over-long."""
+    from ingest.chunk import MODEL_MAX_WORDPIECES, split_sentences
+
+    spans = split_sentences(text)
+    counts = [_counts(text[s:e], model_path) for s, e in spans]
+    if any(t > chunk_size for t, _ in counts):
+        return None
+    toks = [t for t, _ in counts]
+    # A blank line between paragraphs costs about one token; a space inside one merges into the next word.
+    breaks = [0] + [1 if "\n" in text[spans[k - 1][1]:spans[k][0]] else 0 for k in range(1, len(spans))]
+
+    def fits(i: int, j: int) -> bool:
+        tok = sum(toks[i:j + 1]) + sum(breaks[i + 1:j + 1])
+        return tok <= chunk_size and sum(c[1] for c in counts[i:j + 1]) <= MODEL_MAX_WORDPIECES
+
+    groups: list[tuple[int, int]] = []
+    i = 0
+    while i < len(spans):
+        j = i
+        while j + 1 < len(spans) and fits(i, j + 1):
+            j += 1
+        groups.append((i, j))
+        if j + 1 >= len(spans):
+            break
+        k, budget = j + 1, 0
+        while k - 1 > i and budget + toks[k - 1] <= overlap:
+            k -= 1
+            budget += toks[k]
+        i = k
+    return spans, groups
+
+
+def fast_chunk_document(doc, settings):
+    """(chunks, sentences, groups) like ``chunk_document``; groups is None when it fell back to it."""
+    from ingest.chunk import chunk_document, count_tokens
+    from ingest.models import Chunk, Sentence, content_id
+
+    got = fast_chunks(doc.text, settings.chunk_size, settings.chunk_overlap, settings.model_path)
+    if got is None:
+        chunks, sentences = chunk_document(doc, settings.chunk_size, settings.chunk_overlap, settings.model_path)
+        return chunks, sentences, None
+    spans, groups = got
+    text = doc.text
+    chunks, sent_chunk = [], {}
+    for idx, (i, j) in enumerate(groups):
+        s, e = spans[i][0], spans[j][1]
+        cid = content_id(doc.doc_id, doc.content_hash, str(s), str(e))
+        chunks.append(Chunk(cid, doc.doc_id, doc.source, doc.title, text[s:e], s, e, idx, count_tokens(text[s:e])))
+        for k in range(i, j + 1):
+            sent_chunk.setdefault(k, cid)
+    sentences = [Sentence(content_id(doc.doc_id, doc.content_hash, "s", str(s), str(e)), sent_chunk[k], doc.doc_id,
+                          doc.source, doc.title, text[s:e], s, e, k) for k, (s, e) in enumerate(spans)]
+    return chunks, sentences, groups
+
+
+class VectorCache:
+    """Real embeddings of distinct texts, computed once (keyed by a hash of the text)."""
+
+    def __init__(self, embedder):
+        self.embedder = embedder
+        self.vecs: dict[str, object] = {}
+        self.encoded = 0
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+    def get(self, texts: list[str]):
+        """float32 (len(texts), dim) of the real model's vectors."""
+        import numpy as np
+
+        missing = list(dict.fromkeys(t for t in texts if self.key(t) not in self.vecs))
+        if missing:
+            for t, v in zip(missing, self.embedder.encode(missing)):
+                self.vecs[self.key(t)] = v
+            self.encoded += len(missing)
+        if not texts:
+            return np.zeros((0, self.embedder.dim), dtype="float32")
+        return np.stack([self.vecs[self.key(t)] for t in texts]).astype("float32")
+
+    def mean_of_sentences(self, texts: list[str]):
+        """Per text: the normalised mean of its sentences' real vectors (the shortcut chunk vector)."""
+        import numpy as np
+
+        from ingest.chunk import split_sentences
+
+        out = []
+        for t in texts:
+            parts = [t[s:e] for s, e in split_sentences(t)] or [t]
+            v = self.get(parts).mean(axis=0)
+            out.append(v / (np.linalg.norm(v) or 1.0))
+        return np.stack(out).astype("float32") if out else np.zeros((0, self.embedder.dim), dtype="float32")
+
+
+def _flush(store, pending: list) -> None:
+    """Write many documents at once: the same records ``Store.put_document`` writes, one Chroma call per kind.
+
+    Per-document writes cost ~0.1-0.3 s each in Chroma call overhead (hours at 100k
+    chunks); on a fresh index there are no old versions to drop, so batching gives
+    the same final state.
+    """
+    if not pending:
+        return
+    ch_ids, ch_vecs, ch_docs, ch_meta = [], [], [], []
+    se_ids, se_vecs, se_docs, se_meta = [], [], [], []
+    d_ids, d_docs, d_meta = [], [], []
+    now = time.time()
+    for doc, chunks, chunk_vecs, sentences, sent_vecs in pending:
+        base = {"doc_id": doc.doc_id, "content_hash": doc.content_hash, "source": doc.source, "title": doc.title}
+        ch_ids += [c.chunk_id for c in chunks]
+        ch_vecs += chunk_vecs.tolist()
+        ch_docs += [c.text for c in chunks]
+        ch_meta += [{**base, "start": c.start, "end": c.end, "index": c.index, "n_tokens": c.n_tokens} for c in chunks]
+        se_ids += [x.sentence_id for x in sentences]
+        se_vecs += sent_vecs.tolist()
+        se_docs += [x.text for x in sentences]
+        se_meta += [{**base, "chunk_id": x.chunk_id, "start": x.start, "end": x.end, "index": x.index}
+                    for x in sentences]
+        d_ids.append(doc.doc_id)
+        d_docs.append(doc.text)
+        d_meta.append({"source": doc.source, "path": doc.path, "title": doc.title, "content_hash": doc.content_hash,
+                       "n_chunks": len(chunks), "n_sentences": len(sentences), "indexed_at": now})
+    store._add(store.chunks, ch_ids, ch_vecs, ch_docs, ch_meta)
+    store._add(store.sentences, se_ids, se_vecs, se_docs, se_meta)
+    # The manifest last, as put_document does: a reader never sees a record without its vectors.
+    store._add(store.docs, d_ids, [[1.0]] * len(d_ids), d_docs, d_meta)
+    pending.clear()
+
+
+def build_index_fast(settings, embedder, cache: VectorCache, log=print) -> dict:
+    """Index ``settings.corpus_dir`` into a fresh ``settings.index_dir`` by the shortcut above."""
+    import numpy as np
+
+    from ingest.lexical import build_lexical_index
+    from ingest.load import discover
+    from ingest.pipeline import prepare_document
+    from ingest.store import open_store
+
+    t0 = time.perf_counter()
+    files, _ = discover([Path(settings.corpus_dir)])
+    store = open_store(settings, embedder.name, embedder.dim, create=True)
+    if store.docs.count():
+        raise ValueError(f"{settings.index_dir} already holds an index; the shortcut builds fresh ones only")
+    n_chunks = n_sents = fallbacks = 0
+    pending: list = []
+    for n, path in enumerate(files, 1):
+        doc = prepare_document(path, settings.corpus_dir)
+        chunks, sentences, groups = fast_chunk_document(doc, settings)
+        sent_vecs = cache.get([s.text for s in sentences])
+        if groups is None:
+            fallbacks += 1
+            chunk_vecs = cache.mean_of_sentences([c.text for c in chunks])
+        else:
+            chunk_vecs = np.stack([sent_vecs[i:j + 1].mean(axis=0) for i, j in groups])
+            chunk_vecs /= np.linalg.norm(chunk_vecs, axis=1, keepdims=True)
+        pending.append((doc, chunks, chunk_vecs, sentences, sent_vecs))
+        n_chunks += len(chunks)
+        n_sents += len(sentences)
+        if sum(len(p[3]) for p in pending) >= 4000:
+            _flush(store, pending)
+        if n % 1000 == 0:
+            log(f"  shortcut build: {n}/{len(files)} docs, {n_chunks} chunks, {time.perf_counter() - t0:.0f}s")
+    _flush(store, pending)
+    t_store = time.perf_counter() - t0
+    build_lexical_index(settings, store)
+    return {"docs": len(files), "chunks": n_chunks, "sentences": n_sents, "fallback_docs": fallbacks,
+            "distinct_texts_encoded": cache.encoded, "store_s": t_store, "total_s": time.perf_counter() - t0}
