@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import shutil
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 _STOP = frozenset("""a an and are as at be been but by can could did do does for from had has have he her his how
@@ -49,8 +53,10 @@ def build_lexical_index(settings, store) -> None:
     """Build BM25 over every current chunk of ``store`` and save it."""
     import bm25s
 
+    from .store import get_all
+
     records = store.records()
-    got = store.chunks.get(include=["documents", "metadatas"])
+    got = get_all(store.chunks, ["documents", "metadatas"])
     ids, texts = [], []
     for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"]):
         rec = records.get(meta.get("doc_id"))
@@ -59,21 +65,44 @@ def build_lexical_index(settings, store) -> None:
             texts.append(f"{meta.get('title', '')}\n{text}")
     d = _dir(settings)
     d.mkdir(parents=True, exist_ok=True)
-    tmp = d.with_name(d.name + ".tmp")
-    tmp.mkdir(parents=True, exist_ok=True)
-    retriever = bm25s.BM25()
-    if texts:
-        retriever.index([tokenize(t) or ["_empty_"] for t in texts], show_progress=False)
-        retriever.save(str(tmp / "bm25"))
-    (tmp / "meta.json").write_text(json.dumps({"signature": manifest_signature(records), "ids": ids}))
-    # Swap in the new index whole, so a reader never loads half of one.
-    import shutil
+    sig = manifest_signature(records)
+    # One writer at a time (an ingest and a UI process may both find the index stale); a private
+    # temp dir each, and the swap under the lock, so a reader never loads half of one.
+    with _build_lock(d):
+        try:
+            if json.loads((d / "meta.json").read_text())["signature"] == sig:
+                return  # another writer built this very version while we waited
+        except (OSError, ValueError, KeyError):
+            pass
+        tmp = d.with_name(f"{d.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        retriever = bm25s.BM25()
+        if texts:
+            retriever.index([tokenize(t) or ["_empty_"] for t in texts], show_progress=False)
+            retriever.save(str(tmp / "bm25"))
+        (tmp / "meta.json").write_text(json.dumps({"signature": sig, "ids": ids}))
+        old = d.with_name(d.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        d.rename(old)
+        tmp.rename(d)
+        shutil.rmtree(old, ignore_errors=True)
 
-    old = d.with_name(d.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    d.rename(old)
-    tmp.rename(d)
-    shutil.rmtree(old, ignore_errors=True)
+
+_THREAD_LOCK = threading.Lock()
+
+
+@contextmanager
+def _build_lock(d: Path):
+    """Exclusive across threads (a lock) and processes (flock on a file beside the index)."""
+    import fcntl
+
+    with _THREAD_LOCK, open(d.with_name(d.name + ".lock"), "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def load_lexical_index(settings, store, records=None):

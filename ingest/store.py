@@ -81,7 +81,7 @@ class Store:
     # -- manifest ---------------------------------------------------------
     def records(self) -> dict[str, DocRecord]:
         """doc_id -> DocRecord for every document fully indexed."""
-        got = self.docs.get(include=["metadatas"])
+        got = get_all(self.docs, ["metadatas"])
         out = {}
         for did, m in zip(got["ids"], got["metadatas"]):
             out[did] = DocRecord(did, m["source"], m["path"], m["title"], m["content_hash"],
@@ -132,7 +132,7 @@ class Store:
         current = {r.doc_id: r.content_hash for r in self.records().values()}
         removed = 0
         for col in (self.chunks, self.sentences):
-            got = col.get(include=["metadatas"])
+            got = get_all(col, ["metadatas"])
             stale = [i for i, m in zip(got["ids"], got["metadatas"])
                      if current.get(m.get("doc_id")) != m.get("content_hash")]
             for i in range(0, len(stale), BATCH):
@@ -148,6 +148,24 @@ class Store:
         """Delete all three collections (``--rebuild``)."""
         for col in (self.chunks, self.sentences, self.docs):
             self.client.delete_collection(col.name)
+
+
+def get_all(collection, include: list[str], page: int = 5000) -> dict:
+    """``collection.get`` of every record, read in pages.
+
+    One unpaged ``get`` of a collection over ~32k records fails inside Chroma
+    ("too many SQL variables"), so large indexes are read ``page`` at a time.
+    """
+    out: dict = {"ids": [], **{k: [] for k in include}}
+    offset = 0
+    while True:
+        got = collection.get(include=include, limit=page, offset=offset)
+        out["ids"] += got["ids"]
+        for k in include:
+            out[k] += list(got[k] if got[k] is not None else [])
+        if len(got["ids"]) < page:
+            return out
+        offset += page
 
 
 def open_store(settings, model_name: str, dim: int, create: bool = False) -> Store:

@@ -19,6 +19,8 @@ from .retrieve import get_resources, query_vector, search
 MAX_QUESTION = 2000  # characters; longer questions are cut (a 100 KB paste must stay fast)
 REFUSAL_TEXT = "The documents don't say. The closest passages are listed as related, but they do not answer this."
 N_RELATED = 3
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def clean_question(question) -> tuple[str, str]:
@@ -28,6 +30,8 @@ def clean_question(question) -> tuple[str, str]:
     note = ""
     if len(question) > 4 * MAX_QUESTION:
         question = question[:4 * MAX_QUESTION]  # bound the regex work below
+    # Control characters (NUL, bell, terminal escapes) come from pastes and break terminals and logs.
+    question = _CONTROL.sub(" ", _ANSI.sub(" ", question))
     q = " ".join(question.split())
     if not q:
         raise InputError("the question is empty; type a question about the documents")
@@ -112,12 +116,19 @@ def answer(question: str, history: list[dict] | None = None, settings=None, mode
             query = condense(q, history, chat_fn(settings))
         else:
             query = rewrite(q, history)
-    passages = search(query, res, k)
+    for attempt in range(3):
+        passages = search(query, res, k)
+        cands = extractive.fetch_candidates(res.store, passages)
+        if (not res.stale_hits and {c.chunk_id for c in cands} >= {p.chunk_id for p in passages}) \
+                or attempt == 2:
+            break
+        # A re-index switched versions between our manifest read and the vector reads (chunks of a
+        # version our snapshot doesn't know, or sentences already dropped): read a new snapshot.
+        res = get_resources(settings, embedder, store)
     timings["retrieve"] = (time.perf_counter() - t0) * 1000.0
 
     t1 = time.perf_counter()
     by_id = {p.chunk_id: p for p in passages}
-    cands = extractive.fetch_candidates(res.store, passages)
     extra = query[len(q):] if query.startswith(q) else query
     weights = extractive.question_weights(q, res.doc_freq, max(1, len(res.chunk_ids)), extra)
     qvec = query_vector(res.embedder, query)

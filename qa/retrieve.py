@@ -41,6 +41,7 @@ class Resources:
     signature: str
     bm25: object  # bm25s.BM25 or None (empty index)
     chunk_ids: list
+    stale_hits: int = 0  # chunks the last search skipped as not current: a sign of a re-index in flight
 
     def doc_freq(self, token: str) -> int:
         """Number of current chunks holding ``token`` (0 when the corpus never uses it)."""
@@ -158,6 +159,7 @@ def search(query: str, res: Resources, k: int) -> list[Passage]:
     """Top-``k`` current passages for ``query`` (already rewritten for follow-ups)."""
     import numpy as np
 
+    res.stale_hits = 0
     if not res.records:
         return []
     qvec = query_vector(res.embedder, query)
@@ -173,6 +175,8 @@ def search(query: str, res: Resources, k: int) -> list[Passage]:
             if _current(res, meta):
                 found[cid] = {"text": text, "meta": meta, "dense": 1.0 - float(dist), "lexical": 0.0}
                 dense_rank.append(cid)
+            else:
+                res.stale_hits += 1
     lex = _lexical(res, query, n)
     fused: dict[str, float] = {}
     for rank, cid in enumerate(dense_rank):

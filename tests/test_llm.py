@@ -128,3 +128,39 @@ def test_real_smollm2_condenses_a_followup(seed_settings):
     out = condense(q, hist, chat_fn(replace(seed_settings, llm_provider="local")))
     # Whatever the small model writes, the standalone question keeps the question and names the court.
     assert "prioritize" in out and ("Hangzhou" in out or "court" in out.lower())
+
+
+@pytest.mark.integration
+def test_slow_llm_times_out_and_extractive_answer_is_offered(seed_settings, embedder):
+    """An OpenAI-compatible endpoint that accepts the request and never answers in time."""
+    import threading
+    import time
+    from dataclasses import replace
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from qa.answer import answer
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            time.sleep(30)
+            self.send_response(500)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    import llama_index.llms.openai_like  # noqa: F401  (import time is not what this test measures)
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        settings = replace(seed_settings, llm_provider="openai", llm_timeout=1.0,
+                           llm_base_url=f"http://127.0.0.1:{srv.server_address[1]}/v1")
+        t0 = time.perf_counter()
+        ans = answer("Which court ruled on AI layoffs?", settings=settings, mode="llm", embedder=embedder)
+        took = time.perf_counter() - t0
+    finally:
+        srv.shutdown()
+    assert ans.mode == "extractive" and ans.citations and "LLM unreachable" in ans.note
+    assert "Timeout" in ans.note or "timed out" in ans.note.lower()
+    assert ans.timings_ms["llm"] < 25000, took  # gave up at the 1 s timeout, did not wait 30 s for the server
