@@ -156,7 +156,10 @@ def answer(question: str, history: list[dict] | None = None, settings=None, mode
     said = _said(history)
     fresh = [c for c in ranked if not (said and c.text.strip() in said)]
     # A follow-up wants something new: quote what was already answered only when nothing else is left.
-    picks = extractive.select(fresh or ranked, settings.answer_sentences)
+    # Headings and rhetorical questions echo the question's words but state nothing: never quote them.
+    stating = [c for c in fresh if not extractive.is_heading(c.text) and not c.text.rstrip().endswith("?")]
+    picks = extractive.select(stating or fresh or ranked, settings.answer_sentences)
+    picks = extractive.expand_lists(picks, res.store, res.records)
     if mode == "extractive":
         text, cites = extractive_text(picks, by_id)
         return done(text, cites, False, mode)

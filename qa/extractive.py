@@ -21,6 +21,11 @@ W_COS, W_LEX = 0.55, 0.45
 MMR_LAMBDA = 0.75
 REL_CUTOFF = 0.8  # a pick must score at least this share of the best one
 SAID_PENALTY = 0.15
+HEADING_PENALTY = 0.25
+QUESTION_PENALTY = 0.15
+MAX_ITEMS = 8  # bullet items quoted after a "... include:" lead-in
+_BULLET = re.compile(r"^\s*(?:[-•*▪–]|\d{1,2}[.)])\s+")
+_END = re.compile(r"[.!?:;\"”’)…]\s*$")
 EXTRA_SCALE = 0.05
 REF_SCALE = 0.3
 _DEMONSTRATIVE_NOUN = re.compile(r"\b(?:that|this|these|those|the same)\s+(\w+)", re.I)
@@ -97,6 +102,10 @@ def score_candidates(cands: list[Candidate], qvec, weights: dict[str, float], sa
         c.score = W_COS * c.cos + W_LEX * c.coverage - (0.3 if short else 0.0) - 0.01 * c.passage_rank
         if said and c.text.strip() in said:
             c.score -= SAID_PENALTY
+        if is_heading(c.text):
+            c.score -= HEADING_PENALTY  # echoes the question's words, says nothing
+        elif c.text.rstrip().endswith("?"):
+            c.score -= QUESTION_PENALTY  # a rhetorical question is not an answer
     return sorted(cands, key=lambda c: -c.score)
 
 
@@ -123,3 +132,45 @@ def select(cands: list[Candidate], n: int) -> list[Candidate]:
     for c in picked:
         doc_rank.setdefault(c.doc_id, len(doc_rank))
     return sorted(picked, key=lambda c: (doc_rank[c.doc_id], c.start))
+
+
+def is_heading(text: str) -> bool:
+    """A section title rather than a sentence: short, no closing punctuation, not a list item."""
+    t = text.strip()
+    return bool(t) and not _END.search(t) and not _BULLET.match(t) and len(t.split()) <= 15
+
+
+def expand_lists(picks: list[Candidate], store, records) -> list[Candidate]:
+    """After a pick that introduces a list ("Key strategies include:"), add the list's items.
+
+    The items are read from the stored sentences of the same document version
+    that follow the lead-in, up to the first non-item; each is quoted and cited.
+    """
+    import numpy as np
+
+    out: list[Candidate] = []
+    have = {(c.doc_id, c.start) for c in picks}
+    for c in picks:
+        out.append(c)
+        rec = records.get(c.doc_id)
+        if not c.text.rstrip().endswith(":") or rec is None:
+            continue
+        got = store.sentences.get(
+            where={"$and": [{"doc_id": c.doc_id}, {"content_hash": rec.content_hash}, {"start": {"$gte": c.end}},
+                            {"start": {"$lt": c.end + 3000}}]},
+            include=["documents", "metadatas", "embeddings"])
+        rows = sorted(zip(got["documents"], got["metadatas"], got["embeddings"], got["ids"]),
+                      key=lambda r: r[1]["start"])
+        seen_starts = set()
+        for text, meta, emb, sid in rows:
+            if meta["start"] in seen_starts:
+                continue  # the same sentence stored under two overlapping chunks
+            seen_starts.add(meta["start"])
+            if not _BULLET.match(text) or len(seen_starts) > MAX_ITEMS:
+                break
+            if (c.doc_id, meta["start"]) in have:
+                continue
+            have.add((c.doc_id, meta["start"]))
+            out.append(Candidate(sid, meta["chunk_id"], c.doc_id, c.source, c.title, text, int(meta["start"]),
+                                 int(meta["end"]), np.asarray(emb, dtype="float32"), c.passage_rank, score=c.score))
+    return out
