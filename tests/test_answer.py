@@ -120,3 +120,15 @@ def test_cli_ask_json_shape(seed_settings, tmp_path):
     for c in obj["citations"]:
         assert {"n", "source", "title", "quote", "start", "end"} <= set(c)
         assert "/" not in c["source"]
+
+
+def test_list_lead_in_brings_its_items_and_headings_are_not_quoted(seed_settings, embedder):
+    ans = answer("Which new job categories is AI generating in China?", settings=seed_settings, embedder=embedder)
+    assert not ans.refused
+    assert "Data Annotators" in ans.text and "Prompt Engineers" in ans.text  # bullet items of the list
+    from qa.extractive import is_heading
+
+    assert not any(is_heading(c.quote) for c in ans.citations)
+    assert is_heading("Experts Recommend Policies to Ensure AI Benefits Inclusive Economic Growth")
+    assert not is_heading("- Establishing regional AI innovation zones equipped with infrastructure")
+    assert not is_heading("Key strategies deployed include:")
