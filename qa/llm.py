@@ -110,7 +110,9 @@ def _server_llm(settings):
         from llama_index.llms.ollama import Ollama
 
         base = settings.llm_base_url.removesuffix("/v1").rstrip("/")
+        # A known context window: otherwise every answer first asks the server /api/show for it.
         return Ollama(model=settings.llm_model, base_url=base, request_timeout=settings.llm_timeout,
+                      context_window=8192,
                       additional_kwargs={"num_predict": settings.llm_max_tokens})
     from llama_index.llms.openai_like import OpenAILike
 
