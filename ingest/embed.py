@@ -80,14 +80,19 @@ class Embedder:
             if progress:
                 progress(len(texts))
             return out
-        out = []
+        # Longest first, so each batch pads to similar lengths (what one big
+        # SentenceTransformer.encode call does internally); slicing in input order instead
+        # cost 1.46x the raw encode time on mixed chunk and sentence texts.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.zeros((len(texts), self.dim), dtype="float32")
         for i in range(0, len(texts), self.batch_size):
-            batch = texts[i:i + self.batch_size]
-            out.append(self.model.encode(batch, batch_size=self.batch_size, normalize_embeddings=True,
-                                         convert_to_numpy=True, show_progress_bar=False))
+            idx = order[i:i + self.batch_size]
+            out[idx] = self.model.encode([texts[j] for j in idx], batch_size=self.batch_size,
+                                         normalize_embeddings=True, convert_to_numpy=True,
+                                         show_progress_bar=False)
             if progress:
-                progress(len(batch))
-        return np.vstack(out).astype("float32")
+                progress(len(idx))
+        return out
 
     def encode_query(self, text: str):
         """One normalised query vector."""

@@ -81,6 +81,23 @@ def _drop_index(settings) -> None:
             client.delete_collection(f"{settings.collection}_{kind}")
 
 
+ENCODE_GROUP = 512  # texts per encode call; bounds the vectors held before they are written
+
+
+def _encode_groups(prepared: list) -> list[list]:
+    """Consecutive documents grouped until each group has at least ENCODE_GROUP texts."""
+    groups, cur, n = [], [], 0
+    for item in prepared:
+        cur.append(item)
+        n += len(item[2]) + len(item[3])
+        if n >= ENCODE_GROUP:
+            groups.append(cur)
+            cur, n = [], 0
+    if cur:
+        groups.append(cur)
+    return groups
+
+
 def run_ingest(settings, paths: list[Path] | None = None, rebuild: bool = False, progress: bool = True,
                log=None, embedder=None) -> IngestReport:
     """Index ``paths`` (default: the corpus folder) into the Chroma index of ``settings``."""
@@ -148,15 +165,22 @@ def run_ingest(settings, paths: list[Path] | None = None, rebuild: bool = False,
     if prepared and embedder is None:
         embedder = get_embedder(settings.model_path, settings.embed_batch_size)
     try:
-        for doc, existed, chunks, sentences in prepared:
-            chunk_embs = embedder.encode([c.text for c in chunks], progress=tick)
-            crash_point("during_embedding")
-            sent_embs = embedder.encode([s.text for s in sentences], progress=tick)
-            store.put_document(doc, chunks, chunk_embs.tolist(), sentences, sent_embs.tolist())
-            report.chunks += len(chunks)
-            report.sentences += len(sentences)
-            report.updated += existed
-            report.added += not existed
+        for group in _encode_groups(prepared):
+            # One encode call per group of documents: length-sorted batches across documents
+            # pad far less than per-document calls. Writes stay one document at a time.
+            texts = [t.text for _, _, c, s in group for t in (*c, *s)]
+            embs = embedder.encode(texts, progress=tick)
+            at = 0
+            for doc, existed, chunks, sentences in group:
+                crash_point("during_embedding")
+                chunk_embs = embs[at:at + len(chunks)]
+                sent_embs = embs[at + len(chunks):at + len(chunks) + len(sentences)]
+                at += len(chunks) + len(sentences)
+                store.put_document(doc, chunks, chunk_embs.tolist(), sentences, sent_embs.tolist())
+                report.chunks += len(chunks)
+                report.sentences += len(sentences)
+                report.updated += existed
+                report.added += not existed
     finally:
         if bar:
             bar.close()

@@ -29,3 +29,13 @@ def test_small_batches_route_to_numpy_and_agree():
     big = e.encode(["What did the Hangzhou court decide?"] + ["filler"] * 20)
     assert e._st is not None
     assert np.abs(q - big[0]).max() < 1e-4
+
+
+def test_length_sorted_batches_keep_input_order(embedder):
+    # Embedder.encode sorts texts by length for batching; row i must still be text i.
+    texts = TEXTS * 7 + [f"sentence number {i} about jobs" for i in range(30)]
+    ours = embedder.encode(texts)
+    ref = embedder.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    assert ours.shape == (len(texts), 384)
+    assert np.abs(ours - ref).max() < 1e-4
+    assert not np.allclose(ours[0], ours[1])
