@@ -3,7 +3,7 @@
 Embedding 100k chunks plus their ~600k sentences takes hours on 2 CPU cores, so
 for sizes above ``--real-ingest-max`` the index is written by this module
 instead of ``run_ingest``. Documents are loaded and cleaned by the real
-pipeline, written as the same records ``Store.put_document`` writes (batched
+pipeline, written by ``Store.put_documents`` (batched
 across documents, see ``_flush``), and the BM25 index is built by the real
 ``build_lexical_index``. Two things differ:
 
@@ -134,37 +134,14 @@ class VectorCache:
 
 
 def _flush(store, pending: list) -> None:
-    """Write many documents at once: the same records ``Store.put_document`` writes, one Chroma call per kind.
+    """Write many documents at once with ``Store.put_documents`` (the path ``docqa ingest`` takes).
 
-    Per-document writes cost ~0.1-0.3 s each in Chroma call overhead (hours at 100k
-    chunks); on a fresh index there are no old versions to drop, so batching gives
-    the same final state.
+    A fresh index has no old versions to drop, hence ``replacing=set()``.
     """
     if not pending:
         return
-    ch_ids, ch_vecs, ch_docs, ch_meta = [], [], [], []
-    se_ids, se_vecs, se_docs, se_meta = [], [], [], []
-    d_ids, d_docs, d_meta = [], [], []
-    now = time.time()
-    for doc, chunks, chunk_vecs, sentences, sent_vecs in pending:
-        base = {"doc_id": doc.doc_id, "content_hash": doc.content_hash, "source": doc.source, "title": doc.title}
-        ch_ids += [c.chunk_id for c in chunks]
-        ch_vecs += chunk_vecs.tolist()
-        ch_docs += [c.text for c in chunks]
-        ch_meta += [{**base, "start": c.start, "end": c.end, "index": c.index, "n_tokens": c.n_tokens} for c in chunks]
-        se_ids += [x.sentence_id for x in sentences]
-        se_vecs += sent_vecs.tolist()
-        se_docs += [x.text for x in sentences]
-        se_meta += [{**base, "chunk_id": x.chunk_id, "start": x.start, "end": x.end, "index": x.index}
-                    for x in sentences]
-        d_ids.append(doc.doc_id)
-        d_docs.append(doc.text)
-        d_meta.append({"source": doc.source, "path": doc.path, "title": doc.title, "content_hash": doc.content_hash,
-                       "n_chunks": len(chunks), "n_sentences": len(sentences), "indexed_at": now})
-    store._add(store.chunks, ch_ids, ch_vecs, ch_docs, ch_meta)
-    store._add(store.sentences, se_ids, se_vecs, se_docs, se_meta)
-    # The manifest last, as put_document does: a reader never sees a record without its vectors.
-    store._add(store.docs, d_ids, [[1.0]] * len(d_ids), d_docs, d_meta)
+    store.put_documents([(doc, chunks, cv.tolist(), sentences, sv.tolist())
+                         for doc, chunks, cv, sentences, sv in pending], replacing=set())
     pending.clear()
 
 

@@ -10,6 +10,7 @@ see the old or the new version of a document, never a mix.
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from .faults import crash_point
 from .models import Chunk, Document, Sentence
 
 BATCH = 2000  # Chroma rejects very large single writes
+GENERATION_ID = "generation"
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,9 @@ class Store:
         self.sentences = client.get_or_create_collection(names["sentences"], metadata=meta, configuration=cfg,
                                                          embedding_function=None)
         self.docs = client.get_or_create_collection(names["docs"], embedding_function=None)
+        # One record whose token changes with every manifest write: readers poll it (one read by id)
+        # instead of re-reading the whole manifest per query (~0.8 s at 17k documents).
+        self.meta = client.get_or_create_collection(f"{name}_meta", embedding_function=None)
 
     # -- manifest ---------------------------------------------------------
     def records(self) -> dict[str, DocRecord]:
@@ -87,6 +92,15 @@ class Store:
             out[did] = DocRecord(did, m["source"], m["path"], m["title"], m["content_hash"],
                                  int(m["n_chunks"]), int(m["n_sentences"]), float(m["indexed_at"]))
         return out
+
+    def generation(self) -> str | None:
+        """A token that changes whenever the manifest does; None on an index that never had one."""
+        got = self.meta.get(ids=[GENERATION_ID], include=["documents"])
+        return got["documents"][0] if got["ids"] else None
+
+    def bump_generation(self) -> None:
+        """Tell readers the manifest changed (after every manifest write)."""
+        self.meta.upsert(ids=[GENERATION_ID], embeddings=[[1.0]], documents=[uuid.uuid4().hex])
 
     def document_text(self, doc_id: str) -> str | None:
         """The cleaned text of a document, as indexed."""
@@ -101,21 +115,51 @@ class Store:
 
     def put_document(self, doc: Document, chunks: list[Chunk], chunk_embs, sentences: list[Sentence],
                      sent_embs) -> None:
-        """Write a document's new version, switch the manifest to it, then drop the old version."""
-        base = {"doc_id": doc.doc_id, "content_hash": doc.content_hash, "source": doc.source, "title": doc.title}
-        self._add(self.chunks, [c.chunk_id for c in chunks], chunk_embs, [c.text for c in chunks],
-                  [{**base, "start": c.start, "end": c.end, "index": c.index, "n_tokens": c.n_tokens}
-                   for c in chunks])
+        """Write one document's new version, switch the manifest to it, then drop the old version."""
+        self.put_documents([(doc, chunks, chunk_embs, sentences, sent_embs)])
+
+    def put_documents(self, items: list[tuple], replacing: set[str] | None = None) -> None:
+        """Write new versions of several documents, switch the manifest to all of them, then drop old versions.
+
+        ``items`` are (doc, chunks, chunk_embs, sentences, sent_embs). One upsert per
+        kind for the whole group: Chroma costs ~25 ms a call, so per-document writes
+        were 3x slower than batched ones (7.9 s vs 2.4 s for 6.3k records). Old versions
+        are dropped for ``replacing`` (default: every document); a new document has
+        none, except leftovers of a killed run, which ``sweep`` removes at the start.
+        """
+        if not items:
+            return
+        ch, se, dc = ([], [], [], []), ([], [], [], []), ([], [], [])
+        now = time.time()
+        for doc, chunks, chunk_embs, sentences, sent_embs in items:
+            base = {"doc_id": doc.doc_id, "content_hash": doc.content_hash, "source": doc.source,
+                    "title": doc.title}
+            ch[0].extend(c.chunk_id for c in chunks)
+            ch[1].extend(chunk_embs)
+            ch[2].extend(c.text for c in chunks)
+            ch[3].extend({**base, "start": c.start, "end": c.end, "index": c.index, "n_tokens": c.n_tokens}
+                         for c in chunks)
+            se[0].extend(x.sentence_id for x in sentences)
+            se[1].extend(sent_embs)
+            se[2].extend(x.text for x in sentences)
+            se[3].extend({**base, "chunk_id": x.chunk_id, "start": x.start, "end": x.end, "index": x.index}
+                         for x in sentences)
+            dc[0].append(doc.doc_id)
+            dc[1].append(doc.text)
+            dc[2].append({"source": doc.source, "path": doc.path, "title": doc.title,
+                          "content_hash": doc.content_hash, "n_chunks": len(chunks),
+                          "n_sentences": len(sentences), "indexed_at": now})
+        self._add(self.chunks, *ch)
         crash_point("between_writes")
-        self._add(self.sentences, [s.sentence_id for s in sentences], sent_embs, [s.text for s in sentences],
-                  [{**base, "chunk_id": s.chunk_id, "start": s.start, "end": s.end, "index": s.index}
-                   for s in sentences])
+        self._add(self.sentences, *se)
         crash_point("before_switch")
-        self.docs.upsert(ids=[doc.doc_id], embeddings=[[1.0]], documents=[doc.text], metadatas=[{
-            "source": doc.source, "path": doc.path, "title": doc.title, "content_hash": doc.content_hash,
-            "n_chunks": len(chunks), "n_sentences": len(sentences), "indexed_at": time.time()}])
+        # The manifest last: a reader never sees a record without its vectors.
+        self._add(self.docs, dc[0], [[1.0]] * len(dc[0]), dc[1], dc[2])
+        self.bump_generation()
         crash_point("after_switch")
-        self._drop_versions(doc.doc_id, keep=doc.content_hash)
+        for doc, *_ in items:
+            if replacing is None or doc.doc_id in replacing:
+                self._drop_versions(doc.doc_id, keep=doc.content_hash)
 
     def _drop_versions(self, doc_id: str, keep: str | None) -> None:
         where = {"doc_id": doc_id} if keep is None else {"$and": [{"doc_id": doc_id}, {"content_hash": {"$ne": keep}}]}
@@ -125,10 +169,16 @@ class Store:
     def remove_document(self, doc_id: str) -> None:
         """Forget a document: the manifest first (readers stop seeing it), then its vectors."""
         self.docs.delete(ids=[doc_id])
+        self.bump_generation()
         self._drop_versions(doc_id, keep=None)
 
     def sweep(self) -> int:
-        """Delete vectors left by an interrupted run (no manifest record, or an old hash)."""
+        """Delete vectors left by an interrupted run (no manifest record, or an old hash).
+
+        Also bumps the generation: a writer killed between a manifest write and its bump
+        leaves readers on the old manifest until the next run, which starts here.
+        """
+        self.bump_generation()
         current = {r.doc_id: r.content_hash for r in self.records().values()}
         removed = 0
         for col in (self.chunks, self.sentences):
@@ -146,7 +196,7 @@ class Store:
 
     def drop(self) -> None:
         """Delete all three collections (``--rebuild``)."""
-        for col in (self.chunks, self.sentences, self.docs):
+        for col in (self.chunks, self.sentences, self.docs, self.meta):
             self.client.delete_collection(col.name)
 
 

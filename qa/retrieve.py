@@ -1,11 +1,12 @@
 """Hybrid retrieval: dense (Chroma) + BM25, fused with reciprocal rank fusion.
 
-Per process we keep one opened Store per index and one loaded BM25 per manifest
-signature, so a warm query costs one manifest read, one query embedding, one
-Chroma query and one BM25 scoring. Every query re-reads the manifest
-(``store.records()``): a re-index changes its signature, which swaps the BM25
-index, and only chunks whose (doc_id, content_hash) match the manifest are
-returned, so a reader never mixes two versions of a document.
+Per process we keep one opened Store per index, its manifest and one loaded BM25
+per manifest signature, so a warm query costs one read of the index's generation
+token, one query embedding, one Chroma query and one BM25 scoring. Every manifest
+write changes the token, and a changed (or missing) token makes the next query
+re-read the manifest (``store.records()``): a re-index changes its signature,
+which swaps the BM25 index, and only chunks whose (doc_id, content_hash) match
+the manifest are returned, so a reader never mixes two versions of a document.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ _LOCK = threading.Lock()
 _STORES: dict = {}
 _STEMS: dict = {}  # (signature) -> stems of the BM25 vocabulary
 _LEXICAL: dict = {}  # index key -> (signature, bm25, chunk ids)
+_MANIFEST: dict = {}  # index key -> (generation token, records, signature)
 _QEMB: OrderedDict = OrderedDict()  # (model, text) -> query vector; answer() and eval ask twice
 
 
@@ -94,18 +96,17 @@ def get_resources(settings, embedder=None, store=None) -> Resources:
     if embedder is None:
         embedder = get_embedder(settings.model_path, settings.embed_batch_size)
     own = store is None
+    key = _index_key(settings)
     for attempt in range(2):
         if own:
             store = _open_store(settings, embedder, fresh=attempt > 0)
         try:
-            records = store.records()
+            records, sig = _manifest(key, store)
             break
         except Exception:
             # A `--rebuild` elsewhere dropped the collections this cached handle points at.
             if not own or attempt:
                 raise
-    sig = manifest_signature(records)
-    key = _index_key(settings)
     with _LOCK:
         cached = _LEXICAL.get(key)
     if cached is None or cached[0] != sig:
@@ -114,6 +115,20 @@ def get_resources(settings, embedder=None, store=None) -> Resources:
         with _LOCK:
             _LEXICAL[key] = cached
     return Resources(settings, embedder, store, records, sig, cached[1], cached[2])
+
+
+def _manifest(key: tuple, store) -> tuple[dict, str]:
+    """(records, signature) of the store's manifest, re-read only when its generation token changed."""
+    gen = store.generation()
+    with _LOCK:
+        cached = _MANIFEST.get(key)
+    if gen is not None and cached is not None and cached[0] == gen:
+        return cached[1], cached[2]
+    records = store.records()
+    sig = manifest_signature(records)
+    with _LOCK:
+        _MANIFEST[key] = (gen, records, sig)
+    return records, sig
 
 
 def query_vector(embedder, text: str):

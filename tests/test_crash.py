@@ -78,11 +78,18 @@ def _env(s: Settings, **extra):
     return env
 
 
-@pytest.mark.parametrize("fault", ["during_embedding:2", "between_writes:1", "before_switch:2", "after_switch:1",
-                                   "after_switch:3"])
-def test_killed_at_a_write_point_is_repaired(base, tmp_path, embedder, fault):
+# Ingest writes a group of documents at a time (ingest.pipeline.ENCODE_GROUP texts); groups of 8
+# texts make each changed document its own group, so ":2" and ":3" kill between groups.
+_SMALL_GROUPS = "import sys, ingest.pipeline as p; p.ENCODE_GROUP = 8; from qa.cli import main; sys.exit(main())"
+
+
+@pytest.mark.parametrize("fault,code", [("during_embedding:1", None), ("during_embedding:2", _SMALL_GROUPS),
+                                        ("between_writes:1", None), ("before_switch:2", _SMALL_GROUPS),
+                                        ("after_switch:1", None), ("after_switch:3", _SMALL_GROUPS)])
+def test_killed_at_a_write_point_is_repaired(base, tmp_path, embedder, fault, code):
     s, expected = _scenario(base)
-    r = subprocess.run([sys.executable, "-m", "qa.cli", "ingest", "--quiet"], env=_env(s, DOCQA_FAULT=fault),
+    cmd = [sys.executable, "-m", "qa.cli"] if code is None else [sys.executable, "-c", code]
+    r = subprocess.run(cmd + ["ingest", "--quiet"], env=_env(s, DOCQA_FAULT=fault),
                        capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == -signal.SIGKILL, (r.returncode, r.stderr[-1500:])
     report = run_ingest(s, progress=False, embedder=embedder)

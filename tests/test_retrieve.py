@@ -49,3 +49,31 @@ def test_lexical_index_follows_reingest(make_settings, embedder):
     (s.corpus_dir / "new.txt").unlink()
     run_ingest(s, progress=False, embedder=embedder)
     assert not any("zorblax" in p.text for p in retrieve("zorblax", s, k=5, embedder=embedder))
+
+
+def test_warm_query_reads_manifest_only_when_its_generation_changes(make_settings, embedder, monkeypatch):
+    from ingest.pipeline import run_ingest
+    from ingest.store import Store
+    from qa.retrieve import get_resources
+
+    s = make_settings()
+    run_ingest(s, progress=False, embedder=embedder)
+    retrieve("robot welders", s, k=3, embedder=embedder)
+    reads = []
+    real = Store.records
+    monkeypatch.setattr(Store, "records", lambda self: reads.append(1) or real(self))
+    retrieve("robot welders", s, k=3, embedder=embedder)
+    retrieve("employment", s, k=3, embedder=embedder)
+    assert reads == []  # warm: one generation read, no manifest read
+    (s.corpus_dir / "new.txt").write_text("The zorblax festival trains robot welders in Chengdu every spring.")
+    run_ingest(s, progress=False, embedder=embedder)
+    reads.clear()
+    got = retrieve("zorblax", s, k=5, embedder=embedder)
+    assert len(reads) == 1 and got and "zorblax" in got[0].text
+    # An index written before generations existed: the manifest is read on every query, still correct.
+    res = get_resources(s, embedder)
+    res.store.meta.delete(ids=["generation"])
+    reads.clear()
+    assert "zorblax" in retrieve("zorblax", s, k=5, embedder=embedder)[0].text
+    retrieve("zorblax", s, k=5, embedder=embedder)
+    assert len(reads) >= 2
