@@ -70,6 +70,7 @@ class Passage:
     score: float
     dense: float = 0.0  # cosine similarity to the query, when dense retrieval found it
     lexical: float = 0.0  # BM25 score, when lexical retrieval found it
+    sentence_ids: tuple[str, ...] = ()  # its sentences' ids (indexes written before they were recorded: empty)
 
 
 @dataclass(frozen=True)

@@ -137,8 +137,13 @@ class Store:
             ch[0].extend(c.chunk_id for c in chunks)
             ch[1].extend(chunk_embs)
             ch[2].extend(c.text for c in chunks)
-            ch[3].extend({**base, "start": c.start, "end": c.end, "index": c.index, "n_tokens": c.n_tokens}
-                         for c in chunks)
+            # A chunk lists its sentences' ids, so answering reads them by id: a metadata-filtered
+            # read of the sentences costs ~40 ms at 500k sentences, a read by id ~5 ms.
+            by_chunk: dict[str, list[str]] = {}
+            for x in sentences:
+                by_chunk.setdefault(x.chunk_id, []).append(x.sentence_id)
+            ch[3].extend({**base, "start": c.start, "end": c.end, "index": c.index, "n_tokens": c.n_tokens,
+                          "sentence_ids": ",".join(by_chunk.get(c.chunk_id, ()))} for c in chunks)
             se[0].extend(x.sentence_id for x in sentences)
             se[1].extend(sent_embs)
             se[2].extend(x.text for x in sentences)

@@ -58,8 +58,12 @@ def fetch_candidates(store, passages) -> list[Candidate]:
     if not passages:
         return []
     rank = {p.chunk_id: i for i, p in enumerate(passages)}
-    got = store.sentences.get(where={"chunk_id": {"$in": list(rank)}},
-                              include=["embeddings", "documents", "metadatas"])
+    include = ["embeddings", "documents", "metadatas"]
+    if all(p.sentence_ids for p in passages):  # by id: fast at any index size
+        got = store.sentences.get(ids=list(dict.fromkeys(s for p in passages for s in p.sentence_ids)),
+                                  include=include)
+    else:  # an index written before chunks listed their sentences
+        got = store.sentences.get(where={"chunk_id": {"$in": list(rank)}}, include=include)
     seen, out = set(), []
     for sid, text, meta, emb in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"]):
         key = (meta["doc_id"], meta["start"], meta["end"])

@@ -220,8 +220,9 @@ def search(query: str, res: Resources, k: int) -> list[Passage]:
             continue
         kept_words.append(words)
         m = f["meta"]
+        sids = tuple(x for x in str(m.get("sentence_ids") or "").split(",") if x)
         out.append(Passage(cid, m["doc_id"], m.get("source", ""), m.get("title", ""), f["text"],
-                           int(m["start"]), int(m["end"]), fused[cid], f["dense"], f["lexical"]))
+                           int(m["start"]), int(m["end"]), fused[cid], f["dense"], f["lexical"], sids))
         if len(out) >= k:
             break
     return out

@@ -77,3 +77,19 @@ def test_warm_query_reads_manifest_only_when_its_generation_changes(make_setting
     assert "zorblax" in retrieve("zorblax", s, k=5, embedder=embedder)[0].text
     retrieve("zorblax", s, k=5, embedder=embedder)
     assert len(reads) >= 2
+
+
+def test_passages_list_their_sentences_and_reading_by_id_matches_the_chunk_filter(seed_settings, embedder):
+    from dataclasses import replace
+
+    from qa.extractive import fetch_candidates
+    from qa.retrieve import get_resources
+
+    got = retrieve("Hangzhou court ruling retraining", seed_settings, k=5, embedder=embedder)
+    assert got and all(p.sentence_ids for p in got)
+    store = get_resources(seed_settings, embedder).store
+    by_id = fetch_candidates(store, got)
+    by_filter = fetch_candidates(store, [replace(p, sentence_ids=()) for p in got])  # the old-index path
+    assert by_id and sorted((c.sentence_id, c.text) for c in by_id) == \
+        sorted((c.sentence_id, c.text) for c in by_filter)
+    assert {c.chunk_id for c in by_id} <= {p.chunk_id for p in got}
