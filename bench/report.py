@@ -199,8 +199,14 @@ def markdown(res: dict, out: Path) -> str:
     skipped = {q.get("answer_skipped") for q in res["query"].values() if q.get("answer_skipped")}
     if skipped:
         L += ["", f"docqa answers not measured: {'; '.join(sorted(skipped))}."]
-    L += ["", "One query embedding: docqa's `Embedder.encode_query` (in parentheses: `SentenceTransformer.encode` "
+    L += ["", "Every answer sample embeds its question (the query-vector cache is cleared before each). "
+          "One query embedding: docqa's `Embedder.encode_query` (in parentheses: `SentenceTransformer.encode` "
           "of the same single query, the hardware reference)."]
+    rep = [f"{e['name']} {_f(res['query'][e['name']]['answer_repeat']['p50'])} ms" for e in res["ingest"]
+           if res["query"].get(e["name"], {}).get("answer_repeat")]
+    if rep:
+        L += ["", "The same questions asked again (query vector cached, as on a retry), answer p50: "
+              + ", ".join(rep) + "."]
     parts = {e["name"]: res["query"][e["name"]].get("answer_parts_ms_p50") for e in res["ingest"]
              if e["name"] in res["query"]}
     if any(parts.values()):

@@ -5,6 +5,7 @@ the passage lacks, or shares too little with it, is not shown as cited fact.
 """
 from __future__ import annotations
 
+import functools
 import re
 
 from ingest.lexical import tokenize
@@ -32,6 +33,7 @@ _SUFFIXES = ("izations", "ization", "ations", "ation", "ings", "ing", "ized", "i
              "ments", "ment", "ers", "er", "ed", "es", "ly", "s", "e")
 
 
+@functools.lru_cache(maxsize=1 << 16)  # called per word of every retrieved passage, per answer
 def stem(word: str) -> str:
     """A crude stem so 'privatize' meets 'privatization' and 'ruled' meets 'ruling'."""
     for suf in _SUFFIXES:
