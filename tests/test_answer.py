@@ -80,6 +80,19 @@ def test_false_premise_is_not_answered_as_true(seed_settings, embedder):
     assert ans.refused or ("Hangzhou" in ans.text and "Beijing court" in ans.note)
 
 
+def test_no_premise_note_on_questions_with_a_true_premise(seed_settings, embedder):
+    from pathlib import Path
+
+    from qa.evalset import load_evalset
+
+    items, _ = load_evalset(Path(__file__).resolve().parent.parent / "eval" / "seed_qa.jsonl")
+    plain = [i for i in items if i.type not in ("adversarial", "followup") and not i.unanswerable]
+    assert len(plain) >= 30
+    noted = {i.id: a.note for i in plain
+             if "do not mention" in (a := answer(i.question, settings=seed_settings, embedder=embedder)).note}
+    assert noted == {}
+
+
 def test_followup_resolves_its_pronoun(seed_settings, embedder):
     history = [{"role": "user", "content": "Which court ruled that firms can't lay off employees because AI "
                                            "can do their job cheaper?"},
