@@ -72,11 +72,11 @@ def _under(path: str, roots: list[Path]) -> bool:
 
 def _drop_index(settings) -> None:
     """Delete the collections of this index, whatever model built them."""
-    from .store import connect
+    from .store import KINDS, connect
 
     client = connect(settings)
     names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
-    for kind in ("chunks", "sentences", "docs", "meta"):
+    for kind in KINDS:
         if f"{settings.collection}_{kind}" in names:
             client.delete_collection(f"{settings.collection}_{kind}")
 

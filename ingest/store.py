@@ -16,10 +16,10 @@ from pathlib import Path
 
 from .errors import IndexMissingError, ModelMismatchError, StoreUnavailableError
 from .faults import crash_point
-from .models import Chunk, Document, Sentence
 
 BATCH = 2000  # Chroma rejects very large single writes
 GENERATION_ID = "generation"
+KINDS = ("chunks", "sentences", "docs", "meta")  # the collections of one index: f"{name}_{kind}"
 
 
 @dataclass(frozen=True)
@@ -59,12 +59,12 @@ def connect(settings):
 
 
 class Store:
-    """The three collections of one docqa index."""
+    """The collections of one docqa index: chunks, sentences, the manifest (docs) and its generation (meta)."""
 
     def __init__(self, client, name: str, model_name: str, dim: int, create: bool):
         self.client, self.name, self.model_name, self.dim = client, name, model_name, dim
         existing = {c if isinstance(c, str) else c.name for c in client.list_collections()}
-        names = {k: f"{name}_{k}" for k in ("chunks", "sentences", "docs")}
+        names = {k: f"{name}_{k}" for k in KINDS}
         if not create and names["chunks"] not in existing:
             raise IndexMissingError("no index yet: run `docqa ingest` first (or `make run`)")
         meta = {"embed_model": model_name, "embed_dim": dim}
@@ -81,7 +81,7 @@ class Store:
         self.docs = client.get_or_create_collection(names["docs"], embedding_function=None)
         # One record whose token changes with every manifest write: readers poll it (one read by id)
         # instead of re-reading the whole manifest per query (~0.8 s at 17k documents).
-        self.meta = client.get_or_create_collection(f"{name}_meta", embedding_function=None)
+        self.meta = client.get_or_create_collection(names["meta"], embedding_function=None)
 
     # -- manifest ---------------------------------------------------------
     def records(self) -> dict[str, DocRecord]:
@@ -112,11 +112,6 @@ class Store:
         for i in range(0, len(ids), BATCH):
             col.upsert(ids=ids[i:i + BATCH], embeddings=embs[i:i + BATCH], documents=docs[i:i + BATCH],
                        metadatas=metas[i:i + BATCH])
-
-    def put_document(self, doc: Document, chunks: list[Chunk], chunk_embs, sentences: list[Sentence],
-                     sent_embs) -> None:
-        """Write one document's new version, switch the manifest to it, then drop the old version."""
-        self.put_documents([(doc, chunks, chunk_embs, sentences, sent_embs)])
 
     def put_documents(self, items: list[tuple], replacing: set[str] | None = None) -> None:
         """Write new versions of several documents, switch the manifest to all of them, then drop old versions.
@@ -198,11 +193,6 @@ class Store:
     def counts(self) -> tuple[int, int, int]:
         """(documents, chunks, sentences) stored."""
         return self.docs.count(), self.chunks.count(), self.sentences.count()
-
-    def drop(self) -> None:
-        """Delete all three collections (``--rebuild``)."""
-        for col in (self.chunks, self.sentences, self.docs, self.meta):
-            self.client.delete_collection(col.name)
 
 
 def get_all(collection, include: list[str], page: int = 5000) -> dict:
