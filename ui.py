@@ -2,7 +2,7 @@
 
 ``create_app(settings)`` builds the Blocks; ``main()`` serves it on 127.0.0.1
 (anything else needs auth). Handlers only translate between widgets and
-``qa.answer``, ``qa.library`` and ``qa.chat_view``. Every action is also an
+``qa.answer``, ``ingest.library`` and ``chat_view``. Every action is also an
 API endpoint for ``gradio_client``: /ask (JSON), /chat (streaming), /documents,
 /upload, /ingest, /delete.
 """
@@ -59,7 +59,7 @@ JS = """
 
 def _error_text(e: Exception) -> str:
     """The one line a user sees for an exception: a DocqaError's own message, never a traceback."""
-    from ingest.errors import DocqaError
+    from core.errors import DocqaError
 
     if isinstance(e, DocqaError):
         return str(e)
@@ -71,38 +71,31 @@ def _error_line(e: Exception) -> str:
     return "⚠️ " + _error_text(e)
 
 
-def create_app(settings=None, embedder=None):
-    """The chat UI as a ``gr.Blocks`` (not launched). ``embedder`` lets tests share a loaded model."""
-    from ingest.offline import enforce_offline
+class Handlers:
+    """The UI's event handlers: each translates widgets to ``qa.answer`` / ``Library`` calls and back."""
 
-    enforce_offline()
-    import gradio as gr
+    def __init__(self, settings, lib):
+        self.settings, self.lib = settings, lib
 
-    from ingest.errors import DocqaError
-    from ingest.load import SUPPORTED
-    from ingest.settings import load_settings
-    from qa import chat_view as view
-    from qa.library import Library
-
-    settings = settings or load_settings()
-    lib = Library(settings, embedder=embedder)
-    try:
-        examples = lib.example_questions()
-    except DocqaError:
-        examples = []
-
-    def ask(question: str, history: list | None = None, mode: str = "", k: int = 0) -> dict:
+    def ask(self, question: str, history: list | None = None, mode: str = "", k: int = 0) -> dict:
         """Answer one question; ``history`` is a list of {"role", "content"}. Returns the answer as JSON."""
+        import gradio as gr
+
+        from core.errors import DocqaError
         from qa.answer import answer
 
         try:
-            ans = answer(question, history=history or None, settings=settings, mode=mode or None, k=k or None,
-                         embedder=lib.embedder)
+            ans = answer(question, history=history or None, settings=self.settings, mode=mode or None,
+                         k=k or None, embedder=self.lib.embedder)
         except DocqaError as e:  # the message reaches API clients; a traceback never does
             raise gr.Error(str(e)) from None
         return ans.to_json()
 
-    def respond(question, history, turns, mode, k):
+    def respond(self, question, history, turns, mode, k):
+        """Stream one chat turn: a placeholder, then the answer word by word, with its sources panel."""
+        import gradio as gr
+
+        import chat_view as view
         from qa.answer import answer
 
         history, turns = list(history or []), list(turns or [])
@@ -111,8 +104,8 @@ def create_app(settings=None, embedder=None):
         yield shown + [{"role": "assistant", "content": f"*searching the documents… (mode: {mode})*"}], \
             gr.skip(), turns, ""
         try:
-            ans = answer(question, history=view.plain_history(history), settings=settings, mode=mode,
-                         k=int(k), embedder=lib.embedder)
+            ans = answer(question, history=view.plain_history(history), settings=self.settings, mode=mode,
+                         k=int(k), embedder=self.lib.embedder)
         except Exception as e:  # every failure becomes a chat message, never a traceback
             yield shown + [{"role": "assistant", "content": view.error_markdown(_error_text(e))}], \
                 gr.skip(), turns, ""
@@ -123,104 +116,172 @@ def create_app(settings=None, embedder=None):
         for step in view.answer_steps(rec, len(turns) - 1):
             yield shown + [{"role": "assistant", "content": step}], panel, turns, ""
 
-    def show_citation(sel, turns):
+    def show_citation(self, sel, turns):
+        """The sources panel focused on the clicked marker ("turn:n")."""
+        import gradio as gr
+
+        import chat_view as view
+
         try:
             turn, n = (int(x) for x in (sel or "").split(":")[:2])
             return view.sources_html(turns[turn], focus=n)
         except (ValueError, IndexError, TypeError):
             return gr.skip()
 
-    def doc_outputs(line: str):
+    def doc_outputs(self, line: str):
+        """(result line, document rows, document picker) after an index change."""
+        import gradio as gr
+
+        from core.errors import DocqaError
+
         try:
-            rows = lib.documents()
+            rows = self.lib.documents()
         except DocqaError as e:  # e.g. the Chroma server is down: say so instead of an empty table
             rows, line = [], (line + " | " if line else "") + _error_line(e)
         return line, rows, gr.Dropdown(choices=[r[1] for r in rows], value=None)
 
-    def documents() -> list[list]:
+    def documents(self) -> list[list]:
         """The indexed documents: rows of [title, file, chunks, indexed at]."""
-        return lib.documents()
+        return self.lib.documents()
+
+    def _index_op(self, op, *args):
+        try:
+            return self.doc_outputs(op(*args))
+        except Exception as e:
+            return self.doc_outputs(_error_line(e))
+
+    def reindex(self):
+        return self._index_op(self.lib.reindex)
+
+    def upload(self, files):
+        import gradio as gr
+
+        try:
+            return (*self.doc_outputs(self.lib.add_files(files or [])), None)
+        except Exception as e:
+            return (*self.doc_outputs(_error_line(e)), gr.skip())
+
+    def delete(self, source):
+        return self._index_op(self.lib.delete, source)
+
+
+def _chat_tab(gr, settings, examples):
+    """The chat column, its controls and the sources panel; returns the components by name."""
+    import chat_view as view
+
+    c = {}
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            c["chat"] = gr.Chatbot(
+                elem_id="docqa-chat", label="Chat", height=560, latex_delimiters=[],
+                buttons=["copy"], feedback_options=None,
+                examples=[{"text": q} for q in examples] or None,
+                placeholder=("Ask a question about the documents." if examples else
+                             "No documents indexed yet: add some in the **Documents** tab."))
+            with gr.Row():
+                c["question"] = gr.Textbox(elem_id="docqa-question", show_label=False, scale=5,
+                                           placeholder="Ask a question and press Enter", lines=1,
+                                           max_lines=4, autofocus=True)
+                c["send"] = gr.Button("Ask", variant="primary", scale=1, elem_id="docqa-send")
+            with gr.Row():
+                c["mode"] = gr.Radio(["extractive", "llm"], value=settings.mode, label="Mode",
+                                     info="extractive quotes the documents; llm rewrites them "
+                                          "(needs an LLM server)", elem_id="docqa-mode")
+                c["top_k"] = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages (top-k)",
+                                       elem_id="docqa-topk")
+                c["clear"] = gr.Button("New chat", scale=0)
+        with gr.Column(scale=2):
+            c["sources"] = gr.HTML(view.EMPTY_SOURCES, elem_id="docqa-sources", label="Sources")
+    c["cite_sel"] = gr.Textbox(visible="hidden", elem_id="docqa-cite-sel")
+    c["cite_go"] = gr.Button(visible="hidden", elem_id="docqa-cite-go")
+    return c
+
+
+def _documents_tab(gr, settings):
+    """The document library: table, upload, re-index and delete; returns the components by name."""
+    from ingest.load import SUPPORTED
+
+    c = {}
+    c["table"] = gr.Dataframe(headers=HEADERS, interactive=False, wrap=True, elem_id="docqa-docs",
+                              label="Indexed documents")
+    with gr.Row():
+        c["files"] = gr.File(file_count="multiple", file_types=list(SUPPORTED), elem_id="docqa-upload",
+                             label=f"Add files ({', '.join(SUPPORTED)}; up to {settings.max_upload_mb} MB)")
+        with gr.Column():
+            c["add"] = gr.Button("Upload and index", variant="primary", elem_id="docqa-add")
+            c["reindex"] = gr.Button("Re-index the corpus folder", elem_id="docqa-reindex")
+            c["pick"] = gr.Dropdown(choices=[], value=None, label="Document", allow_custom_value=True,
+                                    elem_id="docqa-doc-pick")
+            c["delete"] = gr.Button("Delete document", variant="stop", elem_id="docqa-delete")
+    c["result"] = gr.Textbox(label="Result", interactive=False, elem_id="docqa-result")
+    return c
+
+
+def _wire(gr, h: Handlers, chat: dict, docs: dict, turns) -> None:
+    """Events and API endpoints."""
+    import chat_view as view
+
+    chat_io = dict(inputs=[chat["question"], chat["chat"], turns, chat["mode"], chat["top_k"]],
+                   outputs=[chat["chat"], chat["sources"], turns, chat["question"]],
+                   show_progress="minimal", concurrency_limit=4)
+    chat["question"].submit(h.respond, api_name="chat", **chat_io)
+    chat["send"].click(h.respond, api_visibility="private", **chat_io)
+
+    def pick_example(evt: gr.SelectData):
+        return evt.value["text"] if isinstance(evt.value, dict) else str(evt.value)
+
+    chat["chat"].example_select(pick_example, None, chat["question"], api_visibility="private").then(
+        h.respond, api_visibility="private", **chat_io)
+    chat["clear"].click(lambda: ([], [], view.EMPTY_SOURCES), None, [chat["chat"], turns, chat["sources"]],
+                        api_visibility="private")
+    chat["cite_go"].click(h.show_citation, [chat["cite_sel"], turns], chat["sources"], api_visibility="private",
+                          show_progress="hidden")
+    # gr.Progress as a default argument is how Gradio shows ingest's tqdm bar in the page.
+    def upload(files, progress=gr.Progress(track_tqdm=True)):
+        return h.upload(files)
 
     def reindex(progress=gr.Progress(track_tqdm=True)):
-        try:
-            return doc_outputs(lib.reindex())
-        except Exception as e:
-            return doc_outputs(_error_line(e))
+        return h.reindex()
 
-    def upload(files, progress=gr.Progress(track_tqdm=True)):
-        try:
-            return (*doc_outputs(lib.add_files(files or [])), None)
-        except Exception as e:
-            return (*doc_outputs(_error_line(e)), gr.skip())
+    doc_out = [docs["result"], docs["table"], docs["pick"]]
+    docs["add"].click(upload, docs["files"], doc_out + [docs["files"]], api_name="upload",
+                      concurrency_id="index")
+    docs["reindex"].click(reindex, None, doc_out, api_name="ingest", concurrency_id="index")
+    docs["delete"].click(h.delete, docs["pick"], doc_out, api_name="delete", concurrency_id="index")
+    gr.api(h.ask, api_name="ask")
+    gr.api(h.documents, api_name="documents")
 
-    def delete(source):
-        try:
-            return doc_outputs(lib.delete(source))
-        except Exception as e:
-            return doc_outputs(_error_line(e))
 
+def create_app(settings=None, embedder=None):
+    """The chat UI as a ``gr.Blocks`` (not launched). ``embedder`` lets tests share a loaded model."""
+    from core.offline import enforce_offline
+
+    enforce_offline()
+    import gradio as gr
+
+    from core.errors import DocqaError
+    from core.settings import load_settings
+    from ingest.library import Library
+
+    settings = settings or load_settings()
+    lib = Library(settings, embedder=embedder)
+    try:
+        examples = lib.example_questions()
+    except DocqaError:
+        examples = []
+    h = Handlers(settings, lib)
     with gr.Blocks(title="docqa", analytics_enabled=False) as app:
         gr.Markdown("## docqa · ask your documents\nEvery answer sentence cites the passage it comes from; "
                     "click a **[n]** marker to see it highlighted.")
         turns = gr.State([])
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=3):
-                        chat = gr.Chatbot(
-                            elem_id="docqa-chat", label="Chat", height=560, latex_delimiters=[],
-                            buttons=["copy"], feedback_options=None,
-                            examples=[{"text": q} for q in examples] or None,
-                            placeholder=("Ask a question about the documents." if examples else
-                                         "No documents indexed yet: add some in the **Documents** tab."))
-                        with gr.Row():
-                            question = gr.Textbox(elem_id="docqa-question", show_label=False, scale=5,
-                                                  placeholder="Ask a question and press Enter", lines=1,
-                                                  max_lines=4, autofocus=True)
-                            send = gr.Button("Ask", variant="primary", scale=1, elem_id="docqa-send")
-                        with gr.Row():
-                            mode = gr.Radio(["extractive", "llm"], value=settings.mode, label="Mode",
-                                            info="extractive quotes the documents; llm rewrites them "
-                                                 "(needs an LLM server)", elem_id="docqa-mode")
-                            top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages (top-k)",
-                                              elem_id="docqa-topk")
-                            clear = gr.Button("New chat", scale=0)
-                    with gr.Column(scale=2):
-                        sources = gr.HTML(view.EMPTY_SOURCES, elem_id="docqa-sources", label="Sources")
-                cite_sel = gr.Textbox(visible="hidden", elem_id="docqa-cite-sel")
-                cite_go = gr.Button(visible="hidden", elem_id="docqa-cite-go")
+                chat = _chat_tab(gr, settings, examples)
             with gr.Tab("Documents", id="documents"):
-                table = gr.Dataframe(headers=HEADERS, interactive=False, wrap=True,
-                                     elem_id="docqa-docs", label="Indexed documents")
-                with gr.Row():
-                    files = gr.File(file_count="multiple", file_types=list(SUPPORTED), elem_id="docqa-upload",
-                                    label=f"Add files ({', '.join(SUPPORTED)}; up to {settings.max_upload_mb} MB)")
-                    with gr.Column():
-                        add = gr.Button("Upload and index", variant="primary", elem_id="docqa-add")
-                        reindex_btn = gr.Button("Re-index the corpus folder", elem_id="docqa-reindex")
-                        doc_pick = gr.Dropdown(choices=[], value=None, label="Document",
-                                               allow_custom_value=True, elem_id="docqa-doc-pick")
-                        delete_btn = gr.Button("Delete document", variant="stop", elem_id="docqa-delete")
-                result = gr.Textbox(label="Result", interactive=False, elem_id="docqa-result")
-
-        chat_io = dict(inputs=[question, chat, turns, mode, top_k], outputs=[chat, sources, turns, question],
-                       show_progress="minimal", concurrency_limit=4)
-        question.submit(respond, api_name="chat", **chat_io)
-        send.click(respond, api_visibility="private", **chat_io)
-        def pick_example(evt: gr.SelectData):
-            return evt.value["text"] if isinstance(evt.value, dict) else str(evt.value)
-
-        chat.example_select(pick_example, None, question, api_visibility="private").then(
-            respond, api_visibility="private", **chat_io)
-        clear.click(lambda: ([], [], view.EMPTY_SOURCES), None, [chat, turns, sources], api_visibility="private")
-        cite_go.click(show_citation, [cite_sel, turns], sources, api_visibility="private", show_progress="hidden")
-        doc_out = [result, table, doc_pick]
-        add.click(upload, files, doc_out + [files], api_name="upload", concurrency_id="index")
-        reindex_btn.click(reindex, None, doc_out, api_name="ingest", concurrency_id="index")
-        delete_btn.click(delete, doc_pick, doc_out, api_name="delete", concurrency_id="index")
-        gr.api(ask, api_name="ask")
-        gr.api(documents, api_name="documents")
-        app.load(lambda: doc_outputs(""), None, [result, table, doc_pick], api_visibility="private")
+                docs = _documents_tab(gr, settings)
+        _wire(gr, h, chat, docs, turns)
+        app.load(lambda: h.doc_outputs(""), None, [docs["result"], docs["table"], docs["pick"]],
+                 api_visibility="private")
     return app
 
 
@@ -234,7 +295,7 @@ def _is_loopback(host: str) -> bool:
 
 
 def _parse_auth(auth: str) -> tuple[str, str]:
-    from ingest.errors import ConfigError
+    from core.errors import ConfigError
 
     user, sep, password = (auth or "").partition(":")
     if not sep or not user or not password:
@@ -244,7 +305,7 @@ def _parse_auth(auth: str) -> tuple[str, str]:
 
 def launch(app, settings, host=None, port=None, auth=None, block=True):
     """Serve ``app``; binding anything but loopback requires auth (ConfigError otherwise)."""
-    from ingest.errors import ConfigError
+    from core.errors import ConfigError
 
     host = host or settings.host
     port = port or settings.port
@@ -266,7 +327,7 @@ def launch(app, settings, host=None, port=None, auth=None, block=True):
 
 def main(settings=None, host=None, port=None, auth=None) -> int:
     """`docqa serve`: build the UI and serve it until interrupted."""
-    from ingest.settings import load_settings
+    from core.settings import load_settings
 
     settings = settings or load_settings()
     host = host or settings.host

@@ -17,7 +17,7 @@ COLLECTION = "baseline"
 
 
 def _setup(model_path: str, batch_size: int):
-    from ingest.offline import configure_llama_index, enforce_offline
+    from core.offline import configure_llama_index, enforce_offline
 
     enforce_offline()
     configure_llama_index()

@@ -2,7 +2,7 @@
 
 How: every seed article is loaded and cleaned by the real pipeline
 (``prepare_document``) and split into paragraphs and sentences
-(``split_sentences``). A synthetic document gets a distinct title (a seed
+(``core.text.sentences``). A synthetic document gets a distinct title (a seed
 heading or title plus a numbered "dossier" suffix) and 6-14 paragraphs; each
 paragraph is a run of 2-5 consecutive sentences from a random seed paragraph
 (so local coherence is real), plus 0-2 sentences drawn from any article, and
@@ -33,7 +33,7 @@ class SeedPool:
 
 def load_seed_pool(corpus_dir: Path) -> SeedPool:
     """Clean the seed files with the real pipeline and cut them into paragraphs and sentences."""
-    from ingest.chunk import split_sentences
+    from core.text import sentences
     from ingest.load import LoadError, discover
     from ingest.pipeline import prepare_document
 
@@ -46,7 +46,7 @@ def load_seed_pool(corpus_dir: Path) -> SeedPool:
             continue
         titles.append(doc.title)
         for para in doc.text.split("\n\n"):
-            sents = [para[s:e] for s, e in split_sentences(para)]
+            sents = sentences(para)
             heading = len(sents) == 1 and len(para) < 120 and not para.rstrip().endswith((".", "?", "!"))
             if heading and not para.lstrip().startswith(("-", "•", "*")):
                 titles.append(para.strip())  # a section heading

@@ -7,7 +7,7 @@ pipeline, written by ``Store.put_documents`` (batched
 across documents, see ``_flush``), and the BM25 index is built by the real
 ``build_lexical_index``. Two things differ:
 
-1. Chunking: the same greedy sentence packing and overlap rule as
+1. Chunking: the same packing (``ingest.chunk.pack``) and chunk values (``build``) as
    ``ingest.chunk.chunk_document``, but span sizes are the sum of cached
    per-sentence token counts instead of re-tokenising every candidate span
    (the synthetic corpora recombine ~200 real sentences, so counts repeat).
@@ -40,9 +40,10 @@ def _counts(text: str, model_path: str) -> tuple[int, int]:
 
 def fast_chunks(text: str, chunk_size: int, overlap: int, model_path: str):
     """(sentence spans, chunk groups as (first, last) sentence index) or None if a sentence is over-long."""
-    from ingest.chunk import MODEL_MAX_WORDPIECES, split_sentences
+    from core.text import sentence_spans
+    from ingest.chunk import MODEL_MAX_WORDPIECES, pack
 
-    spans = split_sentences(text)
+    spans = sentence_spans(text)
     counts = [_counts(text[s:e], model_path) for s, e in spans]
     if any(t > chunk_size for t, _ in counts):
         return None
@@ -54,43 +55,19 @@ def fast_chunks(text: str, chunk_size: int, overlap: int, model_path: str):
         tok = sum(toks[i:j + 1]) + sum(breaks[i + 1:j + 1])
         return tok <= chunk_size and sum(c[1] for c in counts[i:j + 1]) <= MODEL_MAX_WORDPIECES
 
-    groups: list[tuple[int, int]] = []
-    i = 0
-    while i < len(spans):
-        j = i
-        while j + 1 < len(spans) and fits(i, j + 1):
-            j += 1
-        groups.append((i, j))
-        if j + 1 >= len(spans):
-            break
-        k, budget = j + 1, 0
-        while k - 1 > i and budget + toks[k - 1] <= overlap:
-            k -= 1
-            budget += toks[k]
-        i = k
-    return spans, groups
+    return spans, pack(len(spans), toks, fits, overlap)
 
 
 def fast_chunk_document(doc, settings):
     """(chunks, sentences, groups) like ``chunk_document``; groups is None when it fell back to it."""
-    from ingest.chunk import chunk_document, count_tokens
-    from ingest.models import Chunk, Sentence, content_id
+    from ingest.chunk import build, chunk_document
 
     got = fast_chunks(doc.text, settings.chunk_size, settings.chunk_overlap, settings.model_path)
     if got is None:
         chunks, sentences = chunk_document(doc, settings.chunk_size, settings.chunk_overlap, settings.model_path)
         return chunks, sentences, None
     spans, groups = got
-    text = doc.text
-    chunks, sent_chunk = [], {}
-    for idx, (i, j) in enumerate(groups):
-        s, e = spans[i][0], spans[j][1]
-        cid = content_id(doc.doc_id, doc.content_hash, str(s), str(e))
-        chunks.append(Chunk(cid, doc.doc_id, doc.source, doc.title, text[s:e], s, e, idx, count_tokens(text[s:e])))
-        for k in range(i, j + 1):
-            sent_chunk.setdefault(k, cid)
-    sentences = [Sentence(content_id(doc.doc_id, doc.content_hash, "s", str(s), str(e)), sent_chunk[k], doc.doc_id,
-                          doc.source, doc.title, text[s:e], s, e, k) for k, (s, e) in enumerate(spans)]
+    chunks, sentences = build(doc, spans, groups)
     return chunks, sentences, groups
 
 
@@ -123,11 +100,11 @@ class VectorCache:
         """Per text: the normalised mean of its sentences' real vectors (the shortcut chunk vector)."""
         import numpy as np
 
-        from ingest.chunk import split_sentences
+        from core.text import sentences
 
         out = []
         for t in texts:
-            parts = [t[s:e] for s, e in split_sentences(t)] or [t]
+            parts = sentences(t) or [t]
             v = self.get(parts).mean(axis=0)
             out.append(v / (np.linalg.norm(v) or 1.0))
         return np.stack(out).astype("float32") if out else np.zeros((0, self.embedder.dim), dtype="float32")

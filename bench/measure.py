@@ -165,11 +165,11 @@ def run_timed(cmd: list[str], env: dict | None = None, timeout: float = 600.0, c
 
 
 def docqa_cmd(*args: str) -> list[str]:
-    """The `docqa` console script of this interpreter's venv (or `python -m qa.cli`)."""
+    """The `docqa` console script of this interpreter's venv (or `python -m docqa`)."""
     script = Path(sys.executable).parent / "docqa"
     if script.exists():
         return [str(script), *args]
-    return [sys.executable, "-m", "qa.cli", *args]
+    return [sys.executable, "-m", "docqa", *args]
 
 
 def free_port() -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .measure import ROOT, Clock, docqa_cmd, run_timed
 
-DEFAULT_SIZES = "1000,10000,100000"  # qa/cli.py's default for --sizes
+DEFAULT_SIZES = "1000,10000,100000"  # docqa.py's default for --sizes
 DEFAULT_QUESTIONS = [
     "What did the Hangzhou court rule about AI layoffs?",
     "Can companies fire workers because an AI system can do the job cheaper?",
@@ -219,7 +219,7 @@ def _cold(seed, question, reps, clock) -> dict:
 
 def main(args, settings) -> int:
     """Run the benchmarks named by ``args`` (sizes, out, quick) and write the results."""
-    from ingest.offline import enforce_offline
+    from core.offline import enforce_offline
 
     enforce_offline()
     from . import report, serving, tuning
@@ -288,7 +288,7 @@ def main(args, settings) -> int:
     if not quick and any(t["met"] is False for t in targets if t["key"].startswith("ingest")):
         clock.log("profile: docqa ingest --rebuild of the seed corpus under pyinstrument")
         prof = out / "profile_ingest.txt"
-        run_timed([sys.executable, "-m", "pyinstrument", "-r", "text", "-o", str(prof), "-m", "qa.cli",
+        run_timed([sys.executable, "-m", "pyinstrument", "-r", "text", "-o", str(prof), "-m", "docqa",
                    "--config", entries[0]["config"], "ingest", "--rebuild", "--quiet"], timeout=1200)
         res["profile_ingest"] = str(prof)
     res["bench_peak_rss_mb"] = peak_rss_self_mb()

@@ -53,10 +53,10 @@ def _answers(answer, settings, questions, args, out) -> None:
 
 
 def _query(args) -> dict:
-    from ingest.offline import enforce_offline
+    from core.offline import enforce_offline
 
     enforce_offline()
-    from ingest.settings import load_settings
+    from core.settings import load_settings
 
     settings = load_settings(args.config)
     questions = json.loads(Path(args.questions).read_text())
@@ -121,10 +121,10 @@ def _query(args) -> dict:
 
 
 def _baseline_build(args) -> dict:
-    from ingest.offline import enforce_offline
+    from core.offline import enforce_offline
 
     enforce_offline()
-    from ingest.settings import load_settings
+    from core.settings import load_settings
 
     from bench.baseline import build_baseline
 

@@ -11,19 +11,16 @@ import functools
 import re
 from pathlib import Path
 
+from core.text import sentence_spans
+
 from .models import Chunk, Document, Sentence, content_id
 
 MODEL_MAX_WORDPIECES = 256 - 2  # [CLS] and [SEP] take two positions
-_ABBREV = {"mr", "mrs", "ms", "dr", "prof", "st", "vs", "etc", "e.g", "i.e", "inc", "ltd", "co",
-           "jr", "sr", "u.s", "u.k", "no", "fig", "approx", "dept", "gov", "jan", "feb", "mar",
-           "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
-# A sentence ends at . ! ? (plus closing quotes/brackets) followed by space and a likely start.
-_END = re.compile(r"[.!?]+[\"”’')\]]*(?=\s+[\"“‘(\[]?[A-Z0-9•\-–—])")
 
 
 @functools.lru_cache(maxsize=1)
 def _tiktoken():
-    from .offline import enforce_offline
+    from core.offline import enforce_offline
 
     enforce_offline()
     import tiktoken
@@ -51,31 +48,6 @@ def count_wordpieces(text: str, model_path: str) -> int:
     return len(_wordpiece(model_path).encode(text, add_special_tokens=False).ids)
 
 
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """(start, end) spans of sentences; a paragraph (blank-line separated) never shares one."""
-    spans: list[tuple[int, int]] = []
-    for para in re.finditer(r"[^\n]+", text):
-        p_start, p_text = para.start(), para.group()
-        cursor = 0
-        for m in _END.finditer(p_text):
-            end = m.end()
-            word = re.search(r"(\S+)$", p_text[cursor:m.start() + 1])
-            token = word.group(1).lower().rstrip(".!?") if word else ""
-            # "U.S." or "e.g." or a single initial is not a sentence end.
-            if token in _ABBREV or (len(token) == 1 and token.isalpha() and p_text[m.start()] == "."):
-                continue
-            seg = p_text[cursor:end]
-            if seg.strip():
-                lead = len(seg) - len(seg.lstrip())
-                spans.append((p_start + cursor + lead, p_start + end))
-            cursor = end
-        seg = p_text[cursor:]
-        if seg.strip():
-            lead = len(seg) - len(seg.lstrip())
-            spans.append((p_start + cursor + lead, p_start + cursor + len(seg.rstrip())))
-    return spans
-
-
 def _split_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
     """Cut an over-long sentence at word boundaries into pieces of <= limit tokens."""
     pieces, cur = [], start
@@ -92,12 +64,56 @@ def _split_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, 
     return pieces
 
 
+def pack(n: int, toks: list[int], fits, overlap: int) -> list[tuple[int, int]]:
+    """Greedy sentence packing: (first, last) sentence index of each chunk.
+
+    ``fits(i, j)`` says whether sentences i..j make one chunk; each next chunk restarts at
+    the trailing sentences of the previous one that fit in ``overlap`` tokens.
+    """
+    groups: list[tuple[int, int]] = []
+    i = 0
+    while i < n:
+        j = i
+        while j + 1 < n and fits(i, j + 1):
+            j += 1
+        groups.append((i, j))
+        if j + 1 >= n:
+            break
+        k, budget = j + 1, 0
+        while k - 1 > i and budget + toks[k - 1] <= overlap:
+            k -= 1
+            budget += toks[k]
+        i = k
+    return groups
+
+
+def build(doc: Document, spans: list[tuple[int, int]], groups: list[tuple[int, int]]
+          ) -> tuple[list[Chunk], list[Sentence]]:
+    """Chunk and Sentence values (ids from content hashes) for packed sentence ``groups``."""
+    text = doc.text
+    chunks: list[Chunk] = []
+    sent_chunk: dict[int, str] = {}
+    for idx, (i, j) in enumerate(groups):
+        s, e = spans[i][0], spans[j][1]
+        cid = content_id(doc.doc_id, doc.content_hash, str(s), str(e))
+        chunks.append(Chunk(doc.doc_id, doc.source, doc.title, text[s:e], s, e, idx, chunk_id=cid,
+                            n_tokens=count_tokens(text[s:e])))
+        for k in range(i, j + 1):
+            sent_chunk.setdefault(k, cid)  # a sentence belongs to the first chunk that holds it
+    sentences = [
+        Sentence(doc.doc_id, doc.source, doc.title, text[s:e], s, e, k,
+                 sentence_id=content_id(doc.doc_id, doc.content_hash, "s", str(s), str(e)), chunk_id=sent_chunk[k])
+        for k, (s, e) in enumerate(spans)
+    ]
+    return chunks, sentences
+
+
 def chunk_document(doc: Document, chunk_size: int, overlap: int, model_path: str | None = None
                    ) -> tuple[list[Chunk], list[Sentence]]:
     """Chunks (sentence-aligned, <= chunk_size tokens, ~overlap tokens shared) and sentences."""
     text = doc.text
     spans: list[tuple[int, int]] = []
-    for s, e in split_sentences(text):
+    for s, e in sentence_spans(text):
         spans.extend(_split_long(text, s, e, chunk_size) if count_tokens(text[s:e]) > chunk_size else [(s, e)])
     toks = [count_tokens(text[s:e]) for s, e in spans]
 
@@ -108,34 +124,4 @@ def chunk_document(doc: Document, chunk_size: int, overlap: int, model_path: str
             return False
         return model_path is None or count_wordpieces(span, model_path) <= MODEL_MAX_WORDPIECES
 
-    groups: list[tuple[int, int]] = []
-    i = 0
-    while i < len(spans):
-        j = i
-        while j + 1 < len(spans) and fits(i, j + 1):
-            j += 1
-        groups.append((i, j))
-        if j + 1 >= len(spans):
-            break
-        # Overlap: restart at the trailing sentences of this chunk that fit in `overlap` tokens.
-        k, budget = j + 1, 0
-        while k - 1 > i and budget + toks[k - 1] <= overlap:
-            k -= 1
-            budget += toks[k]
-        i = k
-
-    chunks: list[Chunk] = []
-    sent_chunk: dict[int, str] = {}
-    for idx, (i, j) in enumerate(groups):
-        s, e = spans[i][0], spans[j][1]
-        cid = content_id(doc.doc_id, doc.content_hash, str(s), str(e))
-        chunks.append(Chunk(cid, doc.doc_id, doc.source, doc.title, text[s:e], s, e, idx,
-                            count_tokens(text[s:e])))
-        for k in range(i, j + 1):
-            sent_chunk.setdefault(k, cid)  # a sentence belongs to the first chunk that holds it
-    sentences = [
-        Sentence(content_id(doc.doc_id, doc.content_hash, "s", str(s), str(e)), sent_chunk[k], doc.doc_id,
-                 doc.source, doc.title, text[s:e], s, e, k)
-        for k, (s, e) in enumerate(spans)
-    ]
-    return chunks, sentences
+    return build(doc, spans, pack(len(spans), toks, fits, overlap))

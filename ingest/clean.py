@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from core.text import is_heading
+
 # A line equal to one of these (case-insensitive) is page chrome, not article.
 BOILERPLATE = {
     "leave a comment", "leave a reply", "post navigation", "back to top", "more reading",
@@ -25,6 +27,8 @@ BOILERPLATE = {
 TAIL_MARKERS = {"leave a comment", "leave a reply", "post navigation", "more reading", "comments"}
 _JSON_KEY = re.compile(r'^\s*\{?\s*[“"](title|content|body|text|description)[”"]\s*:\s*[“"]?(.*?)[”"]?\s*,?\s*$')
 _JSON_INLINE = re.compile(r'^\s*\{\s*[“"]title[”"]\s*:\s*[“"](?P<title>.*?)[”"]\s*,\s*[“"]content[”"]\s*:\s*[“"](?P<rest>.*)$')
+TAIL_LINE_MAX = 120  # characters; a comment form or footer is short lines only
+TRUNCATED_MIN = 40  # characters; a shorter line that starts a longer one is a lead-in, not a repeat
 _ONLY_MARKUP = re.compile(r"^[\s{}\[\],:;•·*\-–—\"“”]*$")
 _BULLET = re.compile(r"^[•·▪◦*]\s+")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
@@ -52,17 +56,12 @@ def _unescape(raw: str) -> str:
     return raw
 
 
-def _is_heading(line: str) -> bool:
-    return 3 <= len(line) <= 150 and not line.endswith((".", "?", "!", ",", ";")) and len(line.split()) <= 20
-
-
 def _key(line: str) -> str:
     return re.sub(r"\W+", " ", line.lower()).strip()
 
 
-def clean_text(raw: str, fallback_title: str = "") -> Cleaned:
-    """Clean one document's raw text; see the module docstring for the rules."""
-    removed: list[str] = []
+def _lines(raw: str, removed: list[str]) -> tuple[list[str], str]:
+    """Non-empty normalised lines with JSON wrappers and markup-only lines removed; (lines, JSON title)."""
     json_title = ""
     lines: list[str] = []
     for line in _unescape(raw).split("\n"):
@@ -88,44 +87,67 @@ def clean_text(raw: str, fallback_title: str = "") -> Cleaned:
         if _ONLY_MARKUP.match(line):
             removed.append(line)
             continue
-        line = _BULLET.sub("• ", line)
-        lines.append(line)
+        lines.append(_BULLET.sub("• ", line))
+    return lines, json_title
 
-    # Boilerplate lines, and a trailing comment form / footer after a marker.
+
+def _drop_boilerplate(lines: list[str], removed: list[str]) -> list[str]:
+    """Boilerplate lines, and a trailing comment form / footer after a marker."""
+    # short_tail[i]: every line from i on is short (a form or footer, not article text).
+    short_tail = [True] * (len(lines) + 1)
+    for i in range(len(lines) - 1, -1, -1):
+        short_tail[i] = short_tail[i + 1] and len(lines[i]) < TAIL_LINE_MAX
     kept: list[str] = []
     for i, line in enumerate(lines):
         low = line.lower().rstrip(":").strip() if line.lower() not in BOILERPLATE else line.lower()
         if line.lower() in BOILERPLATE or low in BOILERPLATE:
             removed.append(line)
-            if low in TAIL_MARKERS and all(len(x) < 120 for x in lines[i + 1:]):
+            if low in TAIL_MARKERS and short_tail[i + 1]:
                 removed.extend(lines[i + 1:])
                 break
             continue
         kept.append(line)
+    return kept
 
-    # Exact repeats, and truncated repeats (a paragraph that is the start of a longer one).
+
+def _drop_repeats(lines: list[str], removed: list[str]) -> list[str]:
+    """Exact repeats, and truncated repeats (a paragraph that is the start of a longer one).
+
+    In sorted order, the keys that start with a key follow it directly, so one look at the
+    next larger key finds a longer one: O(n log n), not a comparison of every pair.
+    """
+    keys = [_key(x) for x in lines]
+    ordered = sorted(set(keys))
+    at = {k: i for i, k in enumerate(ordered)}
     out: list[str] = []
-    keys = [_key(x) for x in kept]
     seen: set[str] = set()
-    for i, line in enumerate(kept):
-        k = keys[i]
-        if k in seen:
-            removed.append(line)
-            continue
-        if len(k) >= 40 and any(j != i and len(keys[j]) > len(k) and keys[j].startswith(k) for j in range(len(kept))):
+    for line, k in zip(lines, keys):
+        nxt = ordered[at[k] + 1] if at[k] + 1 < len(ordered) else ""
+        if k in seen or (len(k) >= TRUNCATED_MIN and nxt.startswith(k)):
             removed.append(line)
             continue
         seen.add(k)
         out.append(line)
+    return out
 
-    title = ""
-    for line in out[:2]:
-        if _is_heading(line):
-            title = line
-            break
-    if not title and json_title:
-        title = json_title
-    if not title and out:
-        first = re.split(r"(?<=[.!?])\s", out[0], maxsplit=1)[0]
-        title = first if len(first) <= 90 else first[:87].rsplit(" ", 1)[0] + "…"
-    return Cleaned(text="\n\n".join(out), title=title or fallback_title, removed=tuple(removed))
+
+def _title(lines: list[str], json_title: str, fallback: str) -> str:
+    """A heading among the first two lines, else the JSON title, else the first sentence, cut."""
+    for line in lines[:2]:
+        if is_heading(line):
+            return line
+    if json_title:
+        return json_title
+    if lines:
+        first = re.split(r"(?<=[.!?])\s", lines[0], maxsplit=1)[0]
+        return first if len(first) <= 90 else first[:87].rsplit(" ", 1)[0] + "…"
+    return fallback
+
+
+def clean_text(raw: str, fallback_title: str = "") -> Cleaned:
+    """Clean one document's raw text; see the module docstring for the rules."""
+    removed: list[str] = []
+    lines, json_title = _lines(raw, removed)
+    out = _drop_repeats(_drop_boilerplate(lines, removed), removed)
+    return Cleaned(text="\n\n".join(out), title=_title(out, json_title, "") or fallback_title,
+                   removed=tuple(removed))

@@ -36,7 +36,7 @@ class Embedder:
     """Normalised sentence embeddings from a local model; heavy parts load on first use."""
 
     def __init__(self, model_path: str, batch_size: int = 32):
-        from .offline import enforce_offline
+        from core.offline import enforce_offline
 
         enforce_offline()
         self.model_path = model_path

@@ -9,33 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-_STOP = frozenset("""a an and are as at be been but by can could did do does for from had has have he her his how
-i if in into is it its it's of on or our she should so than that the their them then there these they this
-those to was we were what when where which who whom why will with would you your not no nor also just more
-most other some such only own same too very s t about above after again against all am any because before
-being below between both during each few further here once out over under until up while""".split())
-
-
-def tokenize(text: str) -> list[str]:
-    """Lowercased word tokens without stopwords; a light plural strip so 'jobs' meets 'job'."""
-    out = []
-    for w in re.findall(r"[\w’']+", text.lower()):
-        w = w.replace("’", "'").strip("'")
-        if w.endswith("'s"):
-            w = w[:-2]
-        if not w or w in _STOP:
-            continue
-        if len(w) > 4 and w.endswith("s") and not w.endswith("ss"):
-            w = w[:-1]
-        out.append(w)
-    return out
-
+from core.text import tokenize
 
 def manifest_signature(records) -> str:
     """A hash of (doc_id, content_hash) pairs: changes whenever the indexed corpus does."""

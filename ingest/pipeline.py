@@ -100,29 +100,17 @@ def _encode_groups(prepared: list) -> list[list]:
     return groups
 
 
-def run_ingest(settings, paths: list[Path] | None = None, rebuild: bool = False, progress: bool = True,
-               log=None, embedder=None) -> IngestReport:
-    """Index ``paths`` (default: the corpus folder) into the Chroma index of ``settings``."""
-    from .embed import get_embedder, model_identity
-    from .store import open_store
+@dataclass
+class Plan:
+    """What a run will do: documents to (re-)embed and documents to forget."""
 
-    log = log or (lambda msg: print(msg, file=sys.stderr))
-    t0 = time.perf_counter()
-    report = IngestReport()
-    roots = [Path(p) for p in (paths or [settings.corpus_dir])]
-    files, warnings = discover(roots)
-    report.warnings.extend(warnings)
-    report.skipped += len([w for w in warnings if w.startswith("skipped")])
+    todo: list = field(default_factory=list)  # (Document, existed)
+    gone: list = field(default_factory=list)  # DocRecord of files removed from a scanned folder
 
-    # The model loads (seconds) only if something needs embedding; name and dim come from its config.
-    model_name, dim = (embedder.name, embedder.dim) if embedder else model_identity(settings.model_path)
-    if rebuild:
-        _drop_index(settings)
-    store = open_store(settings, model_name, dim, create=True)
-    report.repaired = store.sweep()
-    records = store.records()
 
-    todo = []
+def plan(settings, files: list[Path], roots: list[Path], records: dict, report: IngestReport) -> Plan:
+    """Compare the files on disk with the manifest ``records`` (cleaning each file, embedding nothing)."""
+    out = Plan()
     seen_hash: dict[str, str] = {r.content_hash: r.source for r in records.values()}
     seen_ids: set[str] = set()
     for path in files:
@@ -143,15 +131,18 @@ def run_ingest(settings, paths: list[Path] | None = None, rebuild: bool = False,
             report.skipped += 1
             continue
         seen_hash[doc.content_hash] = doc.source
-        todo.append((doc, old is not None))
-
-    # Documents under a scanned folder that are gone from disk.
+        out.todo.append((doc, old is not None))
     for rec in records.values():
         # Sources are corpus-relative, so a moved corpus folder is judged where it is now.
         where = Path(rec.source) if Path(rec.source).is_absolute() else Path(settings.corpus_dir) / rec.source
         if rec.doc_id not in seen_ids and _under(str(where.resolve()), roots) and not where.exists():
-            store.remove_document(rec.doc_id)
-            report.removed += 1
+            out.gone.append(rec)
+    return out
+
+
+def _embed_and_write(settings, store, todo: list, report: IngestReport, progress: bool, embedder) -> None:
+    """Chunk, embed and write the documents of ``todo``, one group of documents at a time."""
+    from .embed import get_embedder
 
     prepared = []
     for doc, existed in todo:
@@ -187,6 +178,33 @@ def run_ingest(settings, paths: list[Path] | None = None, rebuild: bool = False,
     finally:
         if bar:
             bar.close()
+
+
+def run_ingest(settings, paths: list[Path] | None = None, rebuild: bool = False, progress: bool = True,
+               log=None, embedder=None) -> IngestReport:
+    """Index ``paths`` (default: the corpus folder) into the Chroma index of ``settings``."""
+    from .embed import model_identity
+    from .store import open_store
+
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    t0 = time.perf_counter()
+    report = IngestReport()
+    roots = [Path(p) for p in (paths or [settings.corpus_dir])]
+    files, warnings = discover(roots)
+    report.warnings.extend(warnings)
+    report.skipped += len([w for w in warnings if w.startswith("skipped")])
+
+    # The model loads (seconds) only if something needs embedding; name and dim come from its config.
+    model_name, dim = (embedder.name, embedder.dim) if embedder else model_identity(settings.model_path)
+    if rebuild:
+        _drop_index(settings)
+    store = open_store(settings, model_name, dim, create=True)
+    report.repaired = store.sweep()
+    work = plan(settings, files, roots, store.records(), report)
+    for rec in work.gone:
+        store.remove_document(rec.doc_id)
+        report.removed += 1
+    _embed_and_write(settings, store, work.todo, report, progress, embedder)
 
     if report.added or report.updated or report.removed or report.repaired or rebuild:
         from .lexical import build_lexical_index

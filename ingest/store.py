@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import IndexMissingError, ModelMismatchError, StoreUnavailableError
+from core.errors import IndexMissingError, ModelMismatchError, StoreUnavailableError
 from .faults import crash_point
 
 BATCH = 2000  # Chroma rejects very large single writes
@@ -36,7 +36,7 @@ class DocRecord:
 
 def connect(settings):
     """A Chroma client: embedded PersistentClient, or HttpClient when chroma_mode = "http"."""
-    from .offline import enforce_offline
+    from core.offline import enforce_offline
 
     enforce_offline()
     import chromadb

@@ -1,4 +1,5 @@
-"""docqa question answering: retrieval, cited answers, refusal, evaluation and the CLI."""
+"""docqa question answering: question in, cited ``Answer`` out (retrieval, extractive answers,
+answerability, follow-ups, llm mode with its support check)."""
 
 
 def answer(question, history=None, settings=None, **kwargs):

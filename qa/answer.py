@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 
-from ingest.errors import InputError, LLMUnavailableError
-from ingest.models import Answer, Citation
+from core.errors import InputError, LLMUnavailableError
+from core.text import chat_turns, is_heading
 
 from . import extractive, refusal
-from .retrieve import get_resources, query_vector, search
+from .models import Answer, Citation
+from .retrieve import get_resources, search
 
 MAX_QUESTION = 2000  # characters; longer questions are cut (a 100 KB paste must stay fast)
 REFUSAL_TEXT = "The documents don't say. The closest passages are listed as related, but they do not answer this."
 N_RELATED = 3
+CONSISTENT_TRIES = 3  # snapshots tried when a re-index switches versions mid-question
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
@@ -69,8 +72,7 @@ def _related(passages, ranked, by_id) -> tuple[Citation, ...]:
 
 def _said(history) -> str:
     """What the assistant already answered in this conversation (its sentences are demoted)."""
-    return " ".join(h["content"] for h in (history or []) if isinstance(h, dict)
-                    and h.get("role") == "assistant" and isinstance(h.get("content"), str))
+    return " ".join(h["content"] for h in chat_turns(history, "assistant"))
 
 
 def _join(notes) -> str:
@@ -84,6 +86,52 @@ def extractive_text(picks, by_id) -> tuple[str, tuple[Citation, ...]]:
     return text, cites
 
 
+@dataclass
+class Evidence:
+    """What a question retrieved and how its sentences scored: the input of every answer decision."""
+
+    question: str  # cleaned
+    query: str  # the retrieval query (a follow-up rewritten from history)
+    res: object  # qa.retrieve.Resources of the manifest snapshot used
+    passages: list  # Passage, best first
+    ranked: list  # Candidate, scored and sorted (extractive.rank)
+    said: str = ""  # what the assistant already answered in this chat
+
+
+def gather(q: str, history, settings, mode: str, k: int, embedder=None, store=None) -> Evidence:
+    """Retrieve and score the evidence for cleaned question ``q`` (answering and calibration share it)."""
+    res = get_resources(settings, embedder, store)
+    query = q
+    if history:
+        from .followup import condense, rewrite
+
+        if mode == "llm":
+            from .llm import chat_fn
+
+            query = condense(q, history, chat_fn(settings))
+        else:
+            query = rewrite(q, history)
+    for attempt in range(CONSISTENT_TRIES):
+        passages = search(query, res, k)
+        cands = extractive.fetch_candidates(res.store, passages)
+        if (not res.stale_hits and {c.chunk_id for c in cands} >= {p.chunk_id for p in passages}) \
+                or attempt == CONSISTENT_TRIES - 1:
+            break
+        # A re-index switched versions between our manifest read and the vector reads (chunks of a
+        # version our snapshot doesn't know, or sentences already dropped): read a new snapshot.
+        res = get_resources(settings, embedder, store)
+    said = _said(history)
+    return Evidence(q, query, res, passages, extractive.rank(q, query, res, cands, said), said)
+
+
+def _picks(ev: Evidence, n: int) -> list:
+    """The sentences to quote: new to this chat, statements (not headings or questions), MMR-selected."""
+    fresh = [c for c in ev.ranked if not (ev.said and c.text.strip() in ev.said)]
+    stating = [c for c in fresh if not is_heading(c.text) and not c.text.rstrip().endswith("?")]
+    picks = extractive.select(stating or fresh or ev.ranked, n)
+    return extractive.expand_lists(picks, ev.res.store, ev.res.records)
+
+
 def answer(question: str, history: list[dict] | None = None, settings=None, mode: str | None = None,
            k: int | None = None, embedder=None, store=None) -> Answer:
     """Answer ``question`` from the index: every sentence cited, or an honest refusal.
@@ -95,52 +143,19 @@ def answer(question: str, history: list[dict] | None = None, settings=None, mode
     t0 = time.perf_counter()
     q, note = clean_question(question)
     if settings is None:
-        from ingest.settings import load_settings
+        from core.settings import load_settings
 
         settings = load_settings()
     mode = mode or settings.mode
     if mode not in ("extractive", "llm"):
         raise InputError(f"mode must be 'extractive' or 'llm', not {mode!r}")
-    k = k or settings.top_k
     notes = [note]
     timings: dict[str, float] = {}
-    res = get_resources(settings, embedder, store)
-
-    query = q
-    if history:
-        from .followup import condense, rewrite
-
-        if mode == "llm":
-            from .llm import chat_fn
-
-            query = condense(q, history, chat_fn(settings))
-        else:
-            query = rewrite(q, history)
-    for attempt in range(3):
-        passages = search(query, res, k)
-        cands = extractive.fetch_candidates(res.store, passages)
-        if (not res.stale_hits and {c.chunk_id for c in cands} >= {p.chunk_id for p in passages}) \
-                or attempt == 2:
-            break
-        # A re-index switched versions between our manifest read and the vector reads (chunks of a
-        # version our snapshot doesn't know, or sentences already dropped): read a new snapshot.
-        res = get_resources(settings, embedder, store)
+    ev = gather(q, history, settings, mode, k or settings.top_k, embedder, store)
     timings["retrieve"] = (time.perf_counter() - t0) * 1000.0
-
     t1 = time.perf_counter()
-    by_id = {p.chunk_id: p for p in passages}
-    extra = query[len(q):] if query.startswith(q) else query
-    weights = extractive.question_weights(q, res.doc_freq, max(1, len(res.chunk_ids)), extra)
-    qvec = query_vector(res.embedder, query)
-    if query != q:
-        # The rewritten query found the right chunks; the sentences must answer the question itself,
-        # not restate the earlier turn the carried-over names came from.
-        import numpy as np
-
-        qvec = 0.7 * query_vector(res.embedder, q) + 0.3 * qvec
-        qvec = qvec / (np.linalg.norm(qvec) or 1.0)
-    ranked = extractive.score_candidates(cands, qvec, weights, said=_said(history))
-    decision = refusal.assess(q, passages, ranked, settings.refusal_threshold, res.doc_freq, len(res.chunk_ids))
+    by_id = {p.chunk_id: p for p in ev.passages}
+    decision = refusal.assess(q, ev.passages, ev.ranked, settings.refusal_threshold)
 
     def done(text, cites, refused, used_mode, flagged=(), related=()):
         timings["answer"] = (time.perf_counter() - t1) * 1000.0
@@ -151,32 +166,23 @@ def answer(question: str, history: list[dict] | None = None, settings=None, mode
 
     if decision.refuse:
         notes.append(f"refused: {decision.reason}")
-        return done(REFUSAL_TEXT, (), True, mode, related=_related(passages, ranked, by_id))
+        return done(REFUSAL_TEXT, (), True, mode, related=_related(ev.passages, ev.ranked, by_id))
     notes.append(decision.premise_note)
-    said = _said(history)
-    fresh = [c for c in ranked if not (said and c.text.strip() in said)]
-    # A follow-up wants something new: quote what was already answered only when nothing else is left.
-    # Headings and rhetorical questions echo the question's words but state nothing: never quote them.
-    stating = [c for c in fresh if not extractive.is_heading(c.text) and not c.text.rstrip().endswith("?")]
-    picks = extractive.select(stating or fresh or ranked, settings.answer_sentences)
-    picks = extractive.expand_lists(picks, res.store, res.records)
+    picks = _picks(ev, settings.answer_sentences)
     if mode == "extractive":
-        text, cites = extractive_text(picks, by_id)
-        return done(text, cites, False, mode)
+        return done(*extractive_text(picks, by_id), False, mode)
 
     from .llm import llm_answer
 
     t2 = time.perf_counter()
     try:
-        text, cites, flagged = llm_answer(q, passages, ranked, settings, res.embedder, by_id)
+        text, cites, flagged = llm_answer(q, ev.passages, ev.ranked, settings, ev.res.embedder, by_id)
     except LLMUnavailableError as e:
         notes.append(f"LLM unreachable ({e}); extractive answer shown")
-        text, cites = extractive_text(picks, by_id)
-        timings["llm"] = (time.perf_counter() - t2) * 1000.0
-        return done(text, cites, False, "extractive")
+        text, cites, flagged = "", (), None
     timings["llm"] = (time.perf_counter() - t2) * 1000.0
     if not cites:
-        notes.append("no sentence of the LLM's reply was supported by the passages; extractive answer shown")
-        text, cites = extractive_text(picks, by_id)
-        return done(text, cites, False, "extractive", flagged=flagged)
+        if flagged is not None:
+            notes.append("no sentence of the LLM's reply was supported by the passages; extractive answer shown")
+        return done(*extractive_text(picks, by_id), False, "extractive", flagged=flagged or ())
     return done(text, cites, False, "llm", flagged=flagged)

@@ -11,44 +11,34 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 
-from ingest.lexical import tokenize
 
-from .support import looks_like_instruction, stem
+from core.text import is_bullet, is_heading, stem, tokenize
 
+from ingest.models import Sentence
+
+from .models import Candidate
+from .support import looks_like_instruction
+
+# Score = W_COS * cosine + W_LEX * IDF-weighted coverage: the cosine finds paraphrases, coverage
+# keeps the question's rare words (names, terms) from being outvoted by a fluent near-topic sentence.
 W_COS, W_LEX = 0.55, 0.45
-MMR_LAMBDA = 0.75
+MMR_LAMBDA = 0.75  # relevance vs novelty when picking the next sentence
 REL_CUTOFF = 0.8  # a pick must score at least this share of the best one
-SAID_PENALTY = 0.15
-HEADING_PENALTY = 0.25
-QUESTION_PENALTY = 0.15
-MAX_ITEMS = 8  # bullet items quoted after a "... include:" lead-in
-_BULLET = re.compile(r"^\s*(?:[-•*▪–]|\d{1,2}[.)])\s+")
-_END = re.compile(r"[.!?:;\"”’)…]\s*$")
-EXTRA_SCALE = 0.05
-REF_SCALE = 0.3
-_DEMONSTRATIVE_NOUN = re.compile(r"\b(?:that|this|these|those|the same)\s+(\w+)", re.I)
+DUPLICATE_COS = 0.92  # two sentences this close say the same thing (e.g. a repeated author bio)
+SAID_PENALTY = 0.15  # a sentence already quoted in this chat: a follow-up wants something new
+HEADING_PENALTY = 0.25  # a heading echoes the question's words but states nothing
+QUESTION_PENALTY = 0.15  # a rhetorical question is not an answer
+SHORT_PENALTY = 0.3  # fewer than MIN_WORDS words: a fragment, not a statement
+RANK_PENALTY = 0.01  # per passage rank: ties go to the passage retrieval ranked higher
 MIN_WORDS = 4  # shorter "sentences" are headings or fragments
-
-
-@dataclass
-class Candidate:
-    """A stored sentence of a retrieved chunk, with its scores for this question."""
-
-    sentence_id: str
-    chunk_id: str
-    doc_id: str
-    source: str
-    title: str
-    text: str
-    start: int
-    end: int
-    vec: object
-    passage_rank: int
-    cos: float = 0.0
-    coverage: float = 0.0
-    score: float = 0.0
+MAX_ITEMS = 8  # bullet items quoted after a "... include:" lead-in
+EXTRA_SCALE = 0.05  # words carried over from earlier turns served retrieval; they barely count here
+REF_SCALE = 0.3  # the noun after "that"/"this" names what was discussed, not what is asked
+# A follow-up's rewritten query found the right chunks, but the sentences must answer the question
+# itself, not restate the earlier turn the carried-over names came from.
+FOLLOWUP_QUESTION_SHARE = 0.7
+_DEMONSTRATIVE_NOUN = re.compile(r"\b(?:that|this|these|those|the same)\s+(\w+)", re.I)
 
 
 def fetch_candidates(store, passages) -> list[Candidate]:
@@ -70,10 +60,15 @@ def fetch_candidates(store, passages) -> list[Candidate]:
         if key in seen or looks_like_instruction(text):
             continue  # a repeat, or a planted instruction: data, never an answer
         seen.add(key)
-        out.append(Candidate(sid, meta["chunk_id"], meta["doc_id"], meta.get("source", ""), meta.get("title", ""),
-                             text, int(meta["start"]), int(meta["end"]), np.asarray(emb, dtype="float32"),
+        out.append(Candidate(_sentence(sid, text, meta), np.asarray(emb, dtype="float32"),
                              rank.get(meta["chunk_id"], len(rank))))
     return out
+
+
+def _sentence(sid: str, text: str, meta: dict) -> Sentence:
+    """A stored sentence record (id, document, metadata) as a Sentence."""
+    return Sentence(meta["doc_id"], meta.get("source", ""), meta.get("title", ""), text, int(meta["start"]),
+                    int(meta["end"]), int(meta.get("index", 0)), sentence_id=sid, chunk_id=meta["chunk_id"])
 
 
 def question_weights(question: str, doc_freq, n_docs: int, extra: str = "") -> dict[str, float]:
@@ -94,6 +89,24 @@ def question_weights(question: str, doc_freq, n_docs: int, extra: str = "") -> d
     return weights
 
 
+def rank(question: str, query: str, res, cands: list[Candidate], said: str = "") -> list[Candidate]:
+    """The candidates scored for ``question`` and sorted, best first: the one scoring function that
+    answering and calibration both use. ``query`` is the retrieval query (a follow-up rewritten
+    with earlier turns' names); ``said`` is what the assistant already answered in this chat."""
+    import numpy as np
+
+    from .retrieve import query_vector
+
+    extra = query[len(question):] if query.startswith(question) else query
+    weights = question_weights(question, res.doc_freq, max(1, len(res.chunk_ids)), extra)
+    qvec = query_vector(res.embedder, query)
+    if query != question:
+        share = FOLLOWUP_QUESTION_SHARE
+        qvec = share * query_vector(res.embedder, question) + (1 - share) * qvec
+        qvec = qvec / (np.linalg.norm(qvec) or 1.0)
+    return score_candidates(cands, qvec, weights, said=said)
+
+
 def score_candidates(cands: list[Candidate], qvec, weights: dict[str, float], said: str = "") -> list[Candidate]:
     """Fill in cos, coverage and score; best first. Sentences quoted in ``said`` (earlier answers) lose
     SAID_PENALTY, so a follow-up adds something new when the passages allow it."""
@@ -103,7 +116,8 @@ def score_candidates(cands: list[Candidate], qvec, weights: dict[str, float], sa
         words = {stem(w) for w in tokenize(c.text)}
         c.coverage = sum(v for s, v in weights.items() if s in words) / total
         short = len(c.text.split()) < MIN_WORDS
-        c.score = W_COS * c.cos + W_LEX * c.coverage - (0.3 if short else 0.0) - 0.01 * c.passage_rank
+        c.score = (W_COS * c.cos + W_LEX * c.coverage - (SHORT_PENALTY if short else 0.0)
+                   - RANK_PENALTY * c.passage_rank)
         if said and c.text.strip() in said:
             c.score -= SAID_PENALTY
         if is_heading(c.text):
@@ -129,19 +143,13 @@ def select(cands: list[Candidate], n: int) -> list[Candidate]:
 
         nxt = max(pool, key=mmr)
         pool.remove(nxt)
-        if max(float(nxt.vec @ p.vec) for p in picked) > 0.92:
-            continue  # the same sentence again (e.g. a repeated author bio)
+        if max(float(nxt.vec @ p.vec) for p in picked) > DUPLICATE_COS:
+            continue
         picked.append(nxt)
     doc_rank: dict[str, int] = {}
     for c in picked:
         doc_rank.setdefault(c.doc_id, len(doc_rank))
     return sorted(picked, key=lambda c: (doc_rank[c.doc_id], c.start))
-
-
-def is_heading(text: str) -> bool:
-    """A section title rather than a sentence: short, no closing punctuation, not a list item."""
-    t = text.strip()
-    return bool(t) and not _END.search(t) and not _BULLET.match(t) and len(t.split()) <= 15
 
 
 def expand_lists(picks: list[Candidate], store, records) -> list[Candidate]:
@@ -170,11 +178,11 @@ def expand_lists(picks: list[Candidate], store, records) -> list[Candidate]:
             if meta["start"] in seen_starts:
                 continue  # the same sentence stored under two overlapping chunks
             seen_starts.add(meta["start"])
-            if not _BULLET.match(text) or len(seen_starts) > MAX_ITEMS:
+            if not is_bullet(text) or len(seen_starts) > MAX_ITEMS:
                 break
             if (c.doc_id, meta["start"]) in have:
                 continue
             have.add((c.doc_id, meta["start"]))
-            out.append(Candidate(sid, meta["chunk_id"], c.doc_id, c.source, c.title, text, int(meta["start"]),
-                                 int(meta["end"]), np.asarray(emb, dtype="float32"), c.passage_rank, score=c.score))
+            out.append(Candidate(_sentence(sid, text, meta), np.asarray(emb, dtype="float32"), c.passage_rank,
+                                 score=c.score))
     return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from ingest.lexical import tokenize
+from core.text import chat_turns, name_runs, numbers, tokenize
 
 # Words that point back at something said earlier.
 # Not "the": it starts half of all standalone questions ("the job market").
@@ -20,9 +20,6 @@ should would will may might must has have had please tell explain describe summa
 _GENERIC = frozenset("""say says said mention mentioned article articles document documents text according
 mean means role happen happened more also""".split())
 _MARKER = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
-# Capitalised runs ("Hangzhou Intermediate People's Court", "Xi Jinping") and numbers.
-_NAME = re.compile(r"\b(?:[A-Z][\w’'\-]*(?:\s+(?:of|and|for|the|de)?\s*[A-Z][\w’'\-]*)*)")
-_NUMBER = re.compile(r"\b\d[\d.,]*%?")
 SHORT = 3  # content words; a question this short cannot stand on its own
 MAX_CARRY = 14
 
@@ -36,21 +33,14 @@ def needs_context(question: str) -> bool:
 
 
 def _names(text: str) -> list[str]:
-    out = []
-    for m in _NAME.finditer(text):
-        name = m.group(0).strip()
-        first = name.split()[0].lower()
-        if first in _QWORDS or first in _ANAPHORA:
-            name = " ".join(name.split()[1:])  # sentence-initial question word, not a name
-        if name and name.lower() not in _ANAPHORA and len(name) > 1:
-            out.append(name)
-    return out
+    """Capitalised phrases of ``text`` ("Xi Jinping"), without pronouns."""
+    return [n for n in name_runs(text) if n.lower() not in _ANAPHORA]
 
 
 def salient_terms(text: str) -> list[str]:
     """Names, numbers and content words of ``text``, most salient first, without repeats."""
     text = _MARKER.sub(" ", text)
-    terms = _names(text) + _NUMBER.findall(text)
+    terms = _names(text) + sorted(numbers(text), key=text.find)
     terms += [w for w in tokenize(text) if w not in _QWORDS and w not in _GENERIC and len(w) > 2]
     seen, out = set(), []
     for t in terms:
@@ -68,7 +58,7 @@ def rewrite(question: str, history: list[dict] | None) -> str:
     history; otherwise the question followed by the names and terms of the last
     user turns and the names of the last assistant answer.
     """
-    turns = [h for h in (history or []) if isinstance(h, dict) and isinstance(h.get("content"), str)]
+    turns = chat_turns(history)
     if not turns or not needs_context(question):
         return question
     users = [h["content"] for h in turns if h.get("role") == "user"][-2:]
@@ -98,7 +88,7 @@ CONDENSE_PROMPT = (
 
 def condense(question: str, history: list[dict] | None, chat) -> str:
     """A standalone question via an LLM (``chat(messages) -> str``); ``rewrite`` on any failure."""
-    turns = [h for h in (history or []) if isinstance(h, dict) and isinstance(h.get("content"), str)]
+    turns = chat_turns(history)
     if not turns:
         return question
     convo = "\n".join(f"{h.get('role', 'user')}: {_MARKER.sub('', h['content']).strip()[:600]}"

@@ -18,10 +18,12 @@ import os
 import re
 import threading
 
-from ingest.errors import LLMUnavailableError
-from ingest.models import Citation
+from core.errors import LLMUnavailableError
+from .models import Citation
 
-from .support import best_cosine, is_supported, looks_like_instruction, split_sentences
+from core.text import sentences
+
+from .support import best_cosine, is_supported, looks_like_instruction
 
 SYSTEM_PROMPT = (
     "You answer questions using only the numbered passages the user gives you. "
@@ -51,7 +53,7 @@ def build_messages(question: str, passages) -> list[dict]:
 def parse_reply(reply: str, n_passages: int) -> list[tuple[str, list[int]]]:
     """(sentence without markers, cited passage numbers that exist) for each sentence of ``reply``."""
     out = []
-    for sent in split_sentences(reply or ""):
+    for sent in sentences(reply or ""):
         cites = []
         for group in _CITE.findall(sent):
             for n in group.split(","):
@@ -153,7 +155,7 @@ def chat_fn(settings):
 
 def _quote_for(sentence: str, passage, embedder) -> tuple[str, int, int]:
     """The passage sentence closest to ``sentence``, with its offsets in the cleaned document."""
-    parts = split_sentences(passage.text) or [passage.text]
+    parts = sentences(passage.text) or [passage.text]
     _, i = best_cosine(sentence, passage.text, embedder)
     quote = parts[min(i, len(parts) - 1)]
     at = passage.text.find(quote)

@@ -15,8 +15,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.lexical import manifest_signature, tokenize
-from ingest.models import Passage
+from core.text import tokenize
+from ingest.lexical import manifest_signature
+from .models import Passage
 
 # Reciprocal-rank-fusion constant. The usual 60 flattens short lists so much that a chunk ranked
 # first by BM25 alone loses to ones ranked mid-list by both; hit@5 on eval/seed_qa.jsonl:
@@ -26,7 +27,6 @@ DUP_JACCARD = 0.8  # chunks sharing this share of their word set are one passage
 
 _LOCK = threading.Lock()
 _STORES: dict = {}
-_STEMS: dict = {}  # (signature) -> stems of the BM25 vocabulary
 _LEXICAL: dict = {}  # index key -> (signature, bm25, chunk ids)
 _MANIFEST: dict = {}  # index key -> (generation token, records, signature)
 _QEMB: OrderedDict = OrderedDict()  # (model, text) -> query vector; answer() and eval ask twice
@@ -54,20 +54,6 @@ class Resources:
             return 0
         indptr = self.bm25.scores["indptr"]
         return int(indptr[tid + 1] - indptr[tid])
-
-    def known_stem(self, stem_: str) -> bool:
-        """Whether any word of the current corpus has this stem (``qa.support.stem``)."""
-        key = ("stems", self.signature)
-        with _LOCK:
-            got = _STEMS.get(key)
-        if got is None:
-            from .support import stem
-
-            got = frozenset(stem(w) for w in (self.bm25.vocab_dict if self.bm25 is not None else ()))
-            with _LOCK:
-                _STEMS.clear()  # one corpus version at a time
-                _STEMS[key] = got
-        return stem_ in got
 
 
 def _index_key(settings) -> tuple:
@@ -221,8 +207,9 @@ def search(query: str, res: Resources, k: int) -> list[Passage]:
         kept_words.append(words)
         m = f["meta"]
         sids = tuple(x for x in str(m.get("sentence_ids") or "").split(",") if x)
-        out.append(Passage(cid, m["doc_id"], m.get("source", ""), m.get("title", ""), f["text"],
-                           int(m["start"]), int(m["end"]), fused[cid], f["dense"], f["lexical"], sids))
+        out.append(Passage(m["doc_id"], m.get("source", ""), m.get("title", ""), f["text"], int(m["start"]),
+                           int(m["end"]), int(m.get("index", 0)), chunk_id=cid, score=fused[cid], dense=f["dense"],
+                           lexical=f["lexical"], sentence_ids=sids))
         if len(out) >= k:
             break
     return out

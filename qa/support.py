@@ -5,69 +5,20 @@ the passage lacks, or shares too little with it, is not shown as cited fact.
 """
 from __future__ import annotations
 
-import functools
 import re
 
-from ingest.lexical import tokenize
+from core.text import names, numbers, sentences, stems, tokenize
 
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_CAP = re.compile(r"\b[A-Z][a-zA-Z’'\-]+")
 # Text addressed to an assistant rather than a reader: a planted prompt injection.
 _INSTRUCTION = re.compile(
     r"\b(ignore|disregard|forget|override)\b.{0,40}\b(previous|prior|above|earlier|all|your)\b.{0,20}"
     r"\b(instructions?|prompts?|rules?|directions?)\b|\byou are now\b|\b(system|developer) prompt\b|"
     r"\b(reply|respond|answer|say|print|output)\s+(only|exactly|with only)\b|\bas an ai (assistant|model)\b",
     re.I | re.S)
-_SENT = re.compile(r"(?<=[.!?])\s+|\n+")
-_NOT_NAMES = frozenset("""The A An This That These Those It Its They Their There In On At For From By With
-As While When Where Why How What Which Who But And Or If So Yes No Not However Also Many Some Most Each
-Every All According Instead Despite Although Because Since After Before Today Now Then We You I He She
-Our Your His Her One Two Three Unlike Like""".split())
 
 MIN_OVERLAP = 0.5  # share of the sentence's content words found in the passage
 MIN_COSINE = 0.45  # best cosine between the sentence and one passage sentence
 MIN_SCORE = 0.6  # their mean
-
-
-_SUFFIXES = ("izations", "ization", "ations", "ation", "ings", "ing", "ized", "izes", "ize", "ions", "ion",
-             "ments", "ment", "ers", "er", "ed", "es", "ly", "s", "e")
-
-
-@functools.lru_cache(maxsize=1 << 16)  # called per word of every retrieved passage, per answer
-def stem(word: str) -> str:
-    """A crude stem so 'privatize' meets 'privatization' and 'ruled' meets 'ruling'."""
-    for suf in _SUFFIXES:
-        if word.endswith(suf) and len(word) - len(suf) >= 3:
-            word = word[: -len(suf)]
-            break
-    return word[:6]
-
-
-def stems(text: str) -> set[str]:
-    """Stemmed content words of ``text``."""
-    return {stem(w) for w in tokenize(text)}
-
-
-def numbers(text: str) -> set[str]:
-    """Numbers in ``text``, thousands separators dropped ('10,000' -> '10000')."""
-    return {n.replace(",", "") for n in _NUMBER.findall(text)}
-
-
-def names(text: str) -> set[str]:
-    """Capitalised words not at a sentence start and not function words (rough proper nouns)."""
-    out = set()
-    for m in _CAP.finditer(text):
-        word = m.group(0)
-        before = text[:m.start()].rstrip()
-        if word in _NOT_NAMES or not before or before[-1] in ".!?:\"“[(":
-            continue
-        out.add(word.lower().replace("’", "'").removesuffix("'s"))
-    return out
-
-
-def split_sentences(text: str) -> list[str]:
-    """A plain sentence split, good enough for scoring a passage."""
-    return [s.strip() for s in _SENT.split(text) if len(s.strip()) > 2]
 
 
 def overlap(sentence: str, passage_text: str) -> float:
@@ -80,7 +31,7 @@ def best_cosine(sentence: str, passage_text: str, embedder) -> tuple[float, int]
     """(best cosine, index) of ``sentence`` against the passage's sentences."""
     import numpy as np
 
-    parts = split_sentences(passage_text) or [passage_text]
+    parts = sentences(passage_text) or [passage_text]
     vecs = embedder.encode([sentence] + parts)
     sims = vecs[1:] @ vecs[0]
     i = int(np.argmax(sims))
@@ -100,7 +51,7 @@ def is_supported(sentence: str, passage_text: str, embedder) -> tuple[bool, floa
     cos, i = best_cosine(sentence, passage_text, embedder)
     # Words scattered across a whole chunk prove little: the claim must be covered by the passage
     # sentence it is closest to and that sentence's neighbours.
-    parts = split_sentences(passage_text) or [passage_text]
+    parts = sentences(passage_text) or [passage_text]
     lex = overlap(sentence, " ".join(parts[max(0, i - 1): i + 2]))
     score = max(0.0, min(1.0, 0.5 * lex + 0.5 * cos))
     low_passage = passage_text.lower().replace("’", "'")

@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ingest.offline import enforce_offline  # noqa: E402
+from core.offline import enforce_offline  # noqa: E402
 
 enforce_offline()
 
@@ -51,7 +51,7 @@ sys.addaudithook(_audit)
 def embedder():
     """The real embedding model, loaded once."""
     from ingest.embed import get_embedder
-    from ingest.settings import Settings
+    from core.settings import Settings
 
     return get_embedder(Settings().model_path)
 
@@ -59,7 +59,7 @@ def embedder():
 @pytest.fixture
 def make_settings(tmp_path):
     """Settings pointing at a fresh index dir (and by default a copy of the seed corpus)."""
-    from ingest.settings import Settings
+    from core.settings import Settings
 
     def make(corpus: Path | None = None, copy_seed: bool = True, **kw):
         if corpus is None:
@@ -76,7 +76,7 @@ def make_settings(tmp_path):
 def seed_settings(tmp_path_factory, embedder):
     """Settings of an index of the seed corpus, built once per test session. Treat as read-only."""
     from ingest.pipeline import run_ingest
-    from ingest.settings import Settings
+    from core.settings import Settings
 
     base = tmp_path_factory.mktemp("seed")
     corpus = base / "corpus"
@@ -84,6 +84,26 @@ def seed_settings(tmp_path_factory, embedder):
     settings = Settings(corpus_dir=corpus, index_dir=base / "index")
     run_ingest(settings, progress=False, embedder=embedder)
     return settings
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (for servers a test starts itself)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_ui(seed_settings, embedder, base: Path, **changes):
+    """(app, settings, url): the UI launched on a free loopback port over a writable copy of the seed index."""
+    import ui
+
+    shutil.copytree(seed_settings.corpus_dir, base / "corpus")
+    shutil.copytree(seed_settings.index_dir, base / "index")
+    settings = seed_settings.replace(corpus_dir=base / "corpus", index_dir=base / "index", **changes)
+    app = ui.create_app(settings, embedder=embedder)
+    port = free_port()
+    ui.launch(app, settings, port=port, block=False)
+    return app, settings, f"http://127.0.0.1:{port}/"
 
 
 def pytest_sessionfinish(session, exitstatus):

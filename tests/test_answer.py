@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from ingest.errors import InputError
+from core.errors import InputError
 from qa.answer import answer, clean_question
 
 pytestmark = pytest.mark.integration
@@ -83,7 +83,7 @@ def test_false_premise_is_not_answered_as_true(seed_settings, embedder):
 def test_no_premise_note_on_questions_with_a_true_premise(seed_settings, embedder):
     from pathlib import Path
 
-    from qa.evalset import load_evalset
+    from eval.evalset import load_evalset
 
     items, _ = load_evalset(Path(__file__).resolve().parent.parent / "eval" / "seed_qa.jsonl")
     plain = [i for i in items if i.type not in ("adversarial", "followup") and not i.unanswerable]
@@ -124,7 +124,7 @@ def test_cli_ask_json_shape(seed_settings, tmp_path):
            "DOCQA_INDEX_DIR": str(seed_settings.index_dir)}
     hist = tmp_path / "h.json"
     hist.write_text(json.dumps([{"role": "user", "content": "Tell me about the Hangzhou court ruling."}]))
-    r = subprocess.run([sys.executable, "-m", "qa.cli", "ask", "What must companies prioritize under that "
+    r = subprocess.run([sys.executable, "-m", "docqa", "ask", "What must companies prioritize under that "
                         "ruling?", "--json", "--history", str(hist)], env=env, capture_output=True, text=True,
                        cwd=tmp_path, timeout=300)
     assert r.returncode == 0, r.stderr

@@ -1,7 +1,6 @@
 """docqa against a real Chroma server (client/server mode) gives the embedded store's results."""
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -9,8 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 
-from ingest.errors import StoreUnavailableError
+from core.errors import StoreUnavailableError
 from ingest.pipeline import run_ingest
 from ingest.store import open_store
 from tests.test_crash import snapshot
@@ -18,12 +18,6 @@ from tests.test_crash import snapshot
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent
 CHROMA = Path(sys.executable).parent / "chroma"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -68,7 +62,7 @@ def test_ingest_and_ask_match_embedded(tmp_path, chroma_server, embedder, make_s
             env = dict(os.environ, PYTHONPATH=str(ROOT), DOCQA_CORPUS_DIR=str(s.corpus_dir),
                        DOCQA_INDEX_DIR=str(s.index_dir), DOCQA_CHROMA_MODE=s.chroma_mode,
                        DOCQA_CHROMA_PORT=str(s.chroma_port))
-            r = subprocess.run([sys.executable, "-m", "qa.cli", "ask", q, "--json"], env=env, capture_output=True,
+            r = subprocess.run([sys.executable, "-m", "docqa", "ask", q, "--json"], env=env, capture_output=True,
                                text=True, cwd=tmp_path)
             assert r.returncode == 0, r.stderr[-1500:]
             out = json.loads(r.stdout)
@@ -81,7 +75,7 @@ def test_server_down_is_a_clear_error(make_settings):
     s = make_settings().replace(chroma_mode="http", chroma_port=free_port())
     with pytest.raises(StoreUnavailableError, match=r"cannot reach the Chroma server at 127\.0\.0\.1:\d+ .*chroma run"):
         open_store(s, "m", 384)
-    r = subprocess.run([sys.executable, "-m", "qa.cli", "status"], capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-m", "docqa", "status"], capture_output=True, text=True,
                        env=dict(os.environ, PYTHONPATH=str(ROOT), DOCQA_CHROMA_MODE="http",
                                 DOCQA_CHROMA_PORT=str(s.chroma_port)))
     assert r.returncode == 2

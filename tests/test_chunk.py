@@ -3,10 +3,11 @@ from pathlib import Path
 
 import pytest
 
-from ingest.chunk import MODEL_MAX_WORDPIECES, chunk_document, count_tokens, count_wordpieces, split_sentences
+from ingest.chunk import MODEL_MAX_WORDPIECES, chunk_document, count_tokens, count_wordpieces
+from core.text import sentence_spans
 from ingest.models import Document
 from ingest.pipeline import prepare_document
-from ingest.settings import Settings
+from core.settings import Settings
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 MODEL = Settings().model_path
@@ -19,7 +20,7 @@ def _docs():
 @pytest.mark.unit
 def test_sentence_split_keeps_offsets_and_abbreviations():
     text = "The U.S. economy grew. Dr. Smith said “no.” Then 12.7 million left!\n\nHeading\n\nLast one"
-    spans = split_sentences(text)
+    spans = sentence_spans(text)
     parts = [text[s:e] for s, e in spans]
     assert parts == ["The U.S. economy grew.", "Dr. Smith said “no.”", "Then 12.7 million left!", "Heading",
                      "Last one"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import run_ingest
-from ingest.settings import Settings
+from core.settings import Settings
 from ingest.store import open_store
 
 pytestmark = pytest.mark.integration
@@ -80,7 +80,7 @@ def _env(s: Settings, **extra):
 
 # Ingest writes a group of documents at a time (ingest.pipeline.ENCODE_GROUP texts); groups of 8
 # texts make each changed document its own group, so ":2" and ":3" kill between groups.
-_SMALL_GROUPS = "import sys, ingest.pipeline as p; p.ENCODE_GROUP = 8; from qa.cli import main; sys.exit(main())"
+_SMALL_GROUPS = "import sys, ingest.pipeline as p; p.ENCODE_GROUP = 8; from docqa import main; sys.exit(main())"
 
 
 @pytest.mark.parametrize("fault,code", [("during_embedding:1", None), ("during_embedding:2", _SMALL_GROUPS),
@@ -88,7 +88,7 @@ _SMALL_GROUPS = "import sys, ingest.pipeline as p; p.ENCODE_GROUP = 8; from qa.c
                                         ("after_switch:1", None), ("after_switch:3", _SMALL_GROUPS)])
 def test_killed_at_a_write_point_is_repaired(base, tmp_path, embedder, fault, code):
     s, expected = _scenario(base)
-    cmd = [sys.executable, "-m", "qa.cli"] if code is None else [sys.executable, "-c", code]
+    cmd = [sys.executable, "-m", "docqa"] if code is None else [sys.executable, "-c", code]
     r = subprocess.run(cmd + ["ingest", "--quiet"], env=_env(s, DOCQA_FAULT=fault),
                        capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == -signal.SIGKILL, (r.returncode, r.stderr[-1500:])
@@ -99,7 +99,7 @@ def test_killed_at_a_write_point_is_repaired(base, tmp_path, embedder, fault, co
 
 def test_killed_by_the_clock_during_embedding_is_repaired(base, tmp_path, embedder):
     s, expected = _scenario(base)
-    proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "ingest"], env=_env(s), cwd=tmp_path,
+    proc = subprocess.Popen([sys.executable, "-m", "docqa", "ingest"], env=_env(s), cwd=tmp_path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     # Wait until the progress bar shows embedding has begun, then kill without warning.
     deadline = time.time() + 120

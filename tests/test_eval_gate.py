@@ -22,7 +22,7 @@ def test_seed_eval_meets_quality_floors(seed_settings, tmp_path):
 
     env = {**os.environ, "DOCQA_CORPUS_DIR": str(seed_settings.corpus_dir),
            "DOCQA_INDEX_DIR": str(seed_settings.index_dir)}
-    args = [sys.executable, "-m", "qa.cli", "eval", str(SEED), "--out", str(tmp_path / "report"), "--quiet"]
+    args = [sys.executable, "-m", "docqa", "eval", str(SEED), "--out", str(tmp_path / "report"), "--quiet"]
     for f in FLOORS:
         args += ["--fail-under", f]
     for c in CEILINGS:

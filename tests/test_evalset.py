@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.errors import InputError
+from core.errors import InputError
 from ingest.pipeline import prepare_document
-from qa.evalset import load_evalset, squad_to_corpus
+from eval.evalset import load_evalset, squad_to_corpus
 
 pytestmark = pytest.mark.unit
 DATA = Path(__file__).parent / "data"
@@ -53,7 +53,7 @@ def test_optional_fields_default_and_history_kept(tmp_path):
 
 
 def test_unanswerable_rule():
-    from qa.evalset import EvalItem
+    from eval.evalset import EvalItem
 
     assert EvalItem("1", "q", type="unanswerable").unanswerable
     assert EvalItem("2", "q", type="adversarial").unanswerable  # false premise, nothing to find

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from ingest.errors import InputError
-from qa.cli import main as cli
-from qa.evaluate import EvalResult, aggregate, check_gates, parse_gates
-from qa.report import render_table, write_reports
+from core.errors import InputError
+from docqa import main as cli
+from eval.runner import EvalResult, aggregate, check_gates, parse_gates
+from eval.report import render_table, write_reports
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "eval" / "seed_qa.jsonl"
@@ -132,7 +132,7 @@ def test_eval_seed_slice_against_the_index(seed_settings, tmp_path, capsys):
 
 @pytest.mark.integration
 def test_eval_throwaway_corpus_and_squad(tmp_path, capsys):
-    from qa.evalset import squad_to_corpus
+    from eval.evalset import squad_to_corpus
 
     main_index = tmp_path / "main_index"
     cfg = _config(tmp_path, index=main_index)

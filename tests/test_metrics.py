@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa import metrics as M
+from eval import metrics as M
 
 pytestmark = pytest.mark.unit
 

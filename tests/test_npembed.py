@@ -21,7 +21,7 @@ def test_numpy_matches_sentence_transformers(embedder):
 
 def test_small_batches_route_to_numpy_and_agree():
     from ingest.embed import Embedder
-    from ingest.settings import Settings
+    from core.settings import Settings
 
     e = Embedder(Settings().model_path)
     q = e.encode_query("What did the Hangzhou court decide?")

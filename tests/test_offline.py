@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCQA = [sys.executable, "-m", "qa.cli"]
+DOCQA = [sys.executable, "-m", "docqa"]
 
 GUARD = textwrap.dedent('''
     import ipaddress, os, socket, sys
@@ -49,7 +49,7 @@ def _guarded_env(tmp_path, **extra):
 
 @pytest.mark.unit
 def test_enforce_offline_sets_every_switch(monkeypatch):
-    from ingest.offline import OFFLINE_ENV, enforce_offline
+    from core.offline import OFFLINE_ENV, enforce_offline
 
     for key in OFFLINE_ENV:
         monkeypatch.delenv(key, raising=False)
@@ -62,7 +62,7 @@ def test_enforce_offline_sets_every_switch(monkeypatch):
 
 @pytest.mark.integration
 def test_llama_index_has_no_openai_defaults():
-    from ingest.offline import configure_llama_index
+    from core.offline import configure_llama_index
 
     configure_llama_index()
     from llama_index.core import Settings as LI
@@ -90,7 +90,7 @@ def test_ingest_query_and_ui_stack_make_no_outbound_connection(tmp_path):
     assert json.loads(r.stdout)["citations"]
     # Gradio (server + client), tiktoken and llama-index, as the UI and eval use them.
     script = textwrap.dedent('''
-        from ingest.offline import enforce_offline, configure_llama_index
+        from core.offline import enforce_offline, configure_llama_index
         enforce_offline(); configure_llama_index()
         import tiktoken; tiktoken.get_encoding("cl100k_base")
         import gradio as gr

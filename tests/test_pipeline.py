@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from ingest.errors import ModelMismatchError
+from core.errors import ModelMismatchError
 from ingest.pipeline import run_ingest
 from ingest.store import open_store
 

@@ -59,7 +59,7 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory, embedder):
-    from ingest.settings import Settings
+    from core.settings import Settings
 
     root = tmp_path_factory.mktemp("badfiles")
     shutil.copytree(Path(__file__).resolve().parent.parent / "corpus", root / "corpus")

@@ -1,7 +1,7 @@
 """Bad questions: a clear one-line error or an honest answer, never a crash, and the index unchanged."""
 import pytest
 
-from ingest.errors import DocqaError, InputError
+from core.errors import DocqaError, InputError
 from qa.answer import answer
 
 pytestmark = pytest.mark.integration

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import prepare_document
-from qa.evalset import TYPES, load_evalset
-from qa.metrics import fact_in
+from eval.evalset import TYPES, load_evalset
+from eval.metrics import fact_in
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,7 +1,8 @@
 """The support check on hand-made supported and unsupported (sentence, passage) pairs, real model."""
 import pytest
 
-from qa.support import is_supported, names, numbers, stem
+from core.text import names, numbers, stem
+from qa.support import is_supported
 
 PASSAGE = ("A landmark ruling by the Hangzhou Intermediate People’s Court recently declared that firms can’t "
            "just lay off employees because an AI system can do their job cheaper. Instead, companies are "

@@ -8,13 +8,12 @@ with background networking off, and every request is recorded).
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
+from conftest import serve_ui
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -26,25 +25,11 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(seed_settings, embedder, tmp_path_factory):
     """(settings, url) of the UI serving a writable copy of the seed index."""
-    import ui
-
-    base = tmp_path_factory.mktemp("ui_browser")
-    shutil.copytree(seed_settings.corpus_dir, base / "corpus")
-    shutil.copytree(seed_settings.index_dir, base / "index")
-    settings = seed_settings.replace(corpus_dir=base / "corpus", index_dir=base / "index")
-    app = ui.create_app(settings, embedder=embedder)
-    port = free_port()
-    ui.launch(app, settings, port=port, block=False)
-    yield settings, f"http://127.0.0.1:{port}/"
+    app, settings, url = serve_ui(seed_settings, embedder, tmp_path_factory.mktemp("ui_browser"))
+    yield settings, url
     app.close()
 
 

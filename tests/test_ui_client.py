@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import free_port, serve_ui
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIQUE_FACT = ("The Zorblat Institute in Quenville was founded in 1987 by the marine biologist Ilse Varnhagen. "
@@ -22,27 +21,13 @@ UNIQUE_Q = "Who founded the Zorblat Institute?"
 FOLLOW_UP = "Why did it rule that way?"  # "it" only makes sense after the first question
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(seed_settings, embedder, tmp_path_factory):
     """(settings, url) of the UI serving a writable copy of the seed index; closed after the module."""
-    import ui
-
-    base = tmp_path_factory.mktemp("ui_client")
-    shutil.copytree(seed_settings.corpus_dir, base / "corpus")
-    shutil.copytree(seed_settings.index_dir, base / "index")
     # An LLM endpoint where nothing listens: the "LLM unreachable" path, for real.
-    settings = seed_settings.replace(corpus_dir=base / "corpus", index_dir=base / "index", llm_provider="openai",
-                                     llm_base_url=f"http://127.0.0.1:{free_port()}/v1", llm_timeout=5.0)
-    app = ui.create_app(settings, embedder=embedder)
-    port = free_port()
-    ui.launch(app, settings, port=port, block=False)
-    yield settings, f"http://127.0.0.1:{port}/"
+    app, settings, url = serve_ui(seed_settings, embedder, tmp_path_factory.mktemp("ui_client"), llm_provider="openai",
+                                  llm_base_url=f"http://127.0.0.1:{free_port()}/v1", llm_timeout=5.0)
+    yield settings, url
     app.close()
 
 
@@ -189,7 +174,7 @@ def handle_file_(path):
 def test_non_loopback_bind_needs_auth(tmp_path):
     """`docqa serve --host 0.0.0.0` without --auth refuses, before loading anything."""
     env = {**os.environ, "DOCQA_INDEX_DIR": str(tmp_path / "index"), "DOCQA_CORPUS_DIR": str(tmp_path)}
-    p = subprocess.run([sys.executable, "-m", "qa.cli", "serve", "--host", "0.0.0.0", "--port", str(free_port())],
+    p = subprocess.run([sys.executable, "-m", "docqa", "serve", "--host", "0.0.0.0", "--port", str(free_port())],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert p.returncode == 2
     assert "--auth user:pass" in p.stderr and "Traceback" not in p.stderr
@@ -198,8 +183,8 @@ def test_non_loopback_bind_needs_auth(tmp_path):
 @pytest.mark.unit
 def test_auth_format_is_checked():
     import ui
-    from ingest.errors import ConfigError
-    from ingest.settings import Settings
+    from core.errors import ConfigError
+    from core.settings import Settings
 
     with pytest.raises(ConfigError, match="user:pass"):
         ui.launch(None, Settings(), host="0.0.0.0", auth="nopassword")
@@ -210,7 +195,7 @@ def test_auth_format_is_checked():
 @pytest.mark.unit
 def test_document_text_is_escaped_everywhere():
     """Documents are untrusted: markup in them is shown as text, never run."""
-    from qa import chat_view as view
+    import chat_view as view
 
     evil = '<img src=x onerror="alert(1)"> [click](javascript:alert(2)) <script>alert(3)</script>'
     cit = {"n": 1, "source": "<b>x</b>.txt", "title": "<script>t()</script>", "quote": evil,
@@ -232,7 +217,7 @@ def test_document_text_is_escaped_everywhere():
 
 @pytest.mark.unit
 def test_failed_turns_are_left_out_of_history():
-    from qa import chat_view as view
+    import chat_view as view
 
     msgs = [{"role": "user", "content": [{"type": "text", "text": "first?"}]},
             {"role": "assistant", "content": view.error_markdown("no index yet: run `docqa ingest` first")},

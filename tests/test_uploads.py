@@ -1,4 +1,4 @@
-"""qa.uploads: whatever name or size an upload has, nothing lands outside the corpus folder."""
+"""ingest.uploads: whatever name or size an upload has, nothing lands outside the corpus folder."""
 from __future__ import annotations
 
 import os
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.errors import InputError
-from ingest.settings import Settings
-from qa.uploads import MAX_STEM, safe_name, save_upload
+from core.errors import InputError
+from core.settings import Settings
+from ingest.uploads import MAX_STEM, safe_name, save_upload
 
 pytestmark = pytest.mark.unit
 

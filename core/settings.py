@@ -1,6 +1,6 @@
 """One Settings object: a TOML file plus DOCQA_* environment overrides.
 
-Built once at the edge (``qa.cli.main``, ``ui.create_app``) and passed down.
+Built once at the edge (``docqa.main``, ``ui.create_app``) and passed down.
 Lookup order for the file: the ``path`` argument, ``$DOCQA_CONFIG``,
 ``./docqa.toml``, then ``[tool.docqa]`` in ``./pyproject.toml``.
 """

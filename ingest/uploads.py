@@ -13,7 +13,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-from ingest.errors import InputError
+from core.errors import InputError
 from ingest.load import SUPPORTED
 
 MAX_STEM = 100  # characters; keeps names well under every filesystem's 255-byte limit

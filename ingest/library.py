@@ -9,18 +9,15 @@ the folder never disagree.
 from __future__ import annotations
 
 import datetime
-import re
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 
-from ingest.errors import InputError
+from core.errors import InputError
+from core.text import name_runs
 
 TRASH = ".trash"
-# Capitalised phrases of two or more words ("Ministry of Human Resources"), for example questions.
-_PHRASE = re.compile(r"(?<![.!?] )(?<!^)\b[A-Z][\w’'-]+(?: (?:of |and |for |on |the )?[A-Z][\w’'-]+)+")
-_DULL = {"The", "This", "That", "These", "In", "On", "At", "As", "For", "But", "And", "While", "With", "A", "An"}
 
 
 class Library:
@@ -77,12 +74,7 @@ class Library:
             for line in text.splitlines():
                 if len(line.split()) < 8 or not line.rstrip().endswith((".", "!", "?", "”", '"')):
                     continue  # headings and titles are Title Case throughout: no signal there
-                for m in _PHRASE.finditer(line.strip()):
-                    words = m.group(0).split()
-                    while words and words[0] in _DULL:  # "The Ministry of ..." -> "Ministry of ..."
-                        words = words[1:]
-                    if len(words) >= 2 and len(" ".join(words)) <= 60:
-                        found.append(" ".join(words))
+                found += [p for p in name_runs(line.strip(), min_words=2) if len(p) <= 60]
             freq.update(set(found))
             count.update(found)
         # Names the corpus keeps coming back to first, then the most specific (longest) ones.

@@ -7,55 +7,12 @@ aggregates average only over the questions where a metric is defined.
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
-from decimal import Decimal, InvalidOperation
 
-# Curly quotes, primes and the dash family all compare equal to their ASCII forms.
-_CHAR_MAP = str.maketrans({
-    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u00b4": "'", "`": "'",
-    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',
-    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
-    "\u00a0": " ", "\u2026": "...",
-})
-_WS = re.compile(r"\s+")
-_SCALES = {"thousand": 10**3, "million": 10**6, "mln": 10**6, "billion": 10**9, "bn": 10**9,
-           "trillion": 10**12}
-# A number (with thousands separators and decimals), an optional decade "s", an optional scale word.
-_NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(s\b)?(?:\s*(thousand|million|mln|billion|bn|trillion)\b)?")
-_WORD = re.compile(r"[^\W_]+|%")
+from core.text import fact_tokens as tokens  # noqa: F401  (re-exported: eval and tests match facts with it)
+from core.text import normalize
 
 # Metrics where a smaller value is better; `--fail-over` guards these.
 LOWER_IS_BETTER = ("false_refusal_rate", "latency_p50_ms", "latency_p95_ms")
-
-
-def normalize(text: str) -> str:
-    """Casefold, unify curly/straight quotes and dashes, collapse whitespace."""
-    return _WS.sub(" ", (text or "").translate(_CHAR_MAP).casefold()).strip()
-
-
-def _number_token(m: re.Match) -> str:
-    whole, frac, decade, scale = m.group(1), m.group(2) or "", m.group(3), m.group(4)
-    try:
-        value = Decimal(whole.replace(",", "") + frac)
-    except InvalidOperation:  # pragma: no cover - the regex only matches digits
-        return m.group(0)
-    if scale:
-        value *= _SCALES[scale]
-    # normalize() drops trailing zeros: 12.70 -> 12.7, 12.7 million -> 12700000.
-    token = format(value.normalize(), "f")
-    if "." in token:
-        token = token.rstrip("0").rstrip(".")
-    return token.replace(".", "d") + ("s" if decade else "")
-
-
-def tokens(text: str) -> list[str]:
-    """Words of ``text`` for fact matching: casefolded, accents and punctuation dropped,
-    numbers canonicalised ("12,700,000" == "12.7 million", "12.70" == "12.7", "%" == "percent")."""
-    text = normalize(unicodedata.normalize("NFKD", text or ""))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = _NUMBER.sub(lambda m: f" {_number_token(m)} ", text)
-    return ["percent" if w == "%" else w for w in _WORD.findall(text)]
 
 
 def _contains_seq(hay: list[str], needle: list[str]) -> bool:
@@ -221,7 +178,7 @@ def percentile(values, q: float) -> float | None:
 
 
 def summarize(rows: list[dict]) -> dict:
-    """Aggregate per-question rows (see ``qa.evaluate``) into one metrics dict.
+    """Aggregate per-question rows (see ``eval.runner``) into one metrics dict.
 
     refusal_rate averages ``refused`` over unanswerable rows, false_refusal_rate
     over answerable rows; the others average each row's score where defined.

@@ -8,11 +8,11 @@ line is reported with its line number and skipped; an unknown type counts as
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.errors import InputError
+from core.errors import InputError
+from core.text import sentence_spans
 
 TYPES = ("factoid", "list", "multi_doc", "summary", "comparison", "unanswerable", "adversarial", "followup")
 
@@ -124,14 +124,11 @@ def load_evalset(path: Path) -> tuple[list[EvalItem], list[str]]:
 
 
 # -- SQuAD -----------------------------------------------------------------
-_SENT_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+")
-
-
 def _sentence_at(context: str, start: int, end: int) -> str:
     """The sentence(s) of ``context`` covering [start, end)."""
-    bounds = [0] + [m.end() for m in _SENT_END.finditer(context)] + [len(context)]
-    s = max(b for b in bounds if b <= start)
-    e = min((b for b in bounds if b >= end), default=len(context))
+    spans = sentence_spans(context) or [(0, len(context))]
+    s = max((a for a, _ in spans if a <= start), default=0)
+    e = min((b for _, b in spans if b >= end), default=len(context))
     return context[s:e].strip()
 
 

@@ -1,9 +1,13 @@
-"""The `docqa` command line. Heavy libraries load inside each command, so --help is instant."""
+"""The `docqa` command line, a front end over ``ingest``, ``qa`` and ``eval`` (and ``ui``, ``bench``).
+
+Heavy libraries load inside each command, so --help is instant.
+"""
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 EPILOG = {
@@ -110,7 +114,7 @@ def _cmd_status(args, settings) -> int:
 
 
 def _cmd_show(args, settings) -> int:
-    from ingest.errors import InputError
+    from core.errors import InputError
     from ingest.store import open_store, read_index_model
 
     model = read_index_model(settings)
@@ -127,9 +131,9 @@ def _cmd_show(args, settings) -> int:
 
 
 def _cmd_ask(args, settings) -> int:
-    from ingest.errors import InputError
+    from core.errors import InputError
 
-    from .answer import answer
+    from qa.answer import answer
 
     history = None
     if args.history:
@@ -142,14 +146,12 @@ def _cmd_ask(args, settings) -> int:
     if args.json:
         print(json.dumps(ans.to_json(), ensure_ascii=False))
         return 0
-    from .render import render_text
-
     print(render_text(ans))
     return 0
 
 
 def _cmd_eval(args, settings) -> int:
-    from .evaluate import main as eval_main
+    from eval.runner import main as eval_main
 
     return eval_main(args, settings)
 
@@ -161,18 +163,47 @@ def _cmd_serve(args, settings) -> int:
 
 
 def _cmd_bench(args, settings) -> int:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    # bench/ sits beside this file and is not installed: it measures the project, it is not part of it.
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench.run import main as bench_main
 
     return bench_main(args, settings)
 
 
+# -- terminal rendering of an answer -------------------------------------
+def _wrap(text: str, indent: str) -> str:
+    return textwrap.fill(" ".join(text.split()), width=100, initial_indent=indent, subsequent_indent=indent)
+
+
+def _source(c) -> str:
+    return f"[{c.n}] {c.title or c.source} ({c.source}, chars {c.start}-{c.end})\n" + _wrap(f"\"{c.quote}\"", "    ")
+
+
+def render_text(ans) -> str:
+    """The answer as plain text for the terminal (``docqa ask`` without ``--json``)."""
+    lines = [_wrap(ans.text, ""), ""]
+    if ans.citations:
+        lines.append("Sources:")
+        lines += [_source(c) for c in ans.citations]
+    if ans.refused and ans.related:
+        lines.append("Related, but not an answer:")
+        lines += [_source(c) for c in ans.related]
+    if ans.flagged:
+        lines.append("Removed (not supported by the cited passages):")
+        lines += [_wrap(f"- {s}", "  ") for s in ans.flagged]
+    if ans.note:
+        lines.append(_wrap(f"note: {ans.note}", ""))
+    total = ans.timings_ms.get("total") if ans.timings_ms else None
+    lines.append(f"mode: {ans.mode}" + (f" · {total:.0f} ms" if total is not None else ""))
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `docqa` console script."""
     args = _parser().parse_args(argv)
-    from ingest.errors import DocqaError
-    from ingest.offline import enforce_offline
-    from ingest.settings import load_settings
+    from core.errors import DocqaError
+    from core.offline import enforce_offline
+    from core.settings import load_settings
 
     enforce_offline()
     try:

@@ -1,6 +1,6 @@
 """Calibrate ``refusal_threshold`` on a labelled question set.
 
-    python -m qa.calibrate eval/seed_qa.jsonl            # against the index of the current settings
+    python -m eval.calibrate eval/seed_qa.jsonl            # against the index of the current settings
 
 For every question we run the answer pipeline up to the refusal decision with
 the threshold switched off, keep the evidence score and whether a key-term rule
@@ -17,23 +17,16 @@ MARGIN = 0.05
 
 def features(items, settings, embedder=None, store=None, k: int | None = None) -> list[dict]:
     """Per question: id, type, answerable, evidence score, rule-refusal reason ("" if none)."""
-    from . import extractive, refusal
-    from .answer import clean_question
-    from .followup import rewrite
-    from .retrieve import get_resources, query_vector, search
+    from qa import refusal
+    from qa.answer import clean_question, gather
 
-    res = get_resources(settings, embedder, store)
     out = []
     for it in items:
         q, _ = clean_question(it.question)
         history = [dict(h) for h in it.history] or None
-        query = rewrite(q, history) if history else q
-        passages = search(query, res, k or settings.top_k)
-        cands = extractive.fetch_candidates(res.store, passages)
-        extra = query[len(q):] if query.startswith(q) else query
-        weights = extractive.question_weights(q, res.doc_freq, max(1, len(res.chunk_ids)), extra)
-        ranked = extractive.score_candidates(cands, query_vector(res.embedder, query), weights)
-        d = refusal.assess(q, passages, ranked, float("-inf"), res.doc_freq, len(res.chunk_ids))
+        ev = gather(q, history, settings, "extractive", k or settings.top_k, embedder, store)
+        passages, ranked = ev.passages, ev.ranked
+        d = refusal.assess(q, passages, ranked, float("-inf"))
         out.append({"id": it.id, "type": it.type, "answerable": not it.unanswerable,
                     "evidence": round(d.evidence, 4), "rule": d.reason if d.refuse else ""})
     return out
@@ -59,12 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     """Print per-question features, the sweep and the chosen threshold."""
     from pathlib import Path
 
-    from ingest.offline import enforce_offline
+    from core.offline import enforce_offline
 
     enforce_offline()
-    from ingest.settings import load_settings
+    from core.settings import load_settings
 
-    from .evalset import load_evalset
+    from eval.evalset import load_evalset
 
     argv = sys.argv[1:] if argv is None else argv
     items, warnings = load_evalset(Path(argv[0] if argv else "eval/seed_qa.jsonl"))

@@ -1,0 +1,227 @@
+"""The one text module: every stage tokenises, splits and reads names and numbers here.
+
+- ``tokenize``: lowercased content words (BM25, coverage, overlap); ``stem``/``stems``.
+- ``sentence_spans`` / ``sentences``: the sentence splitter, with character offsets.
+- ``names`` (single proper-noun words) and ``name_runs`` (capitalised phrases).
+- ``numbers`` (digits as written) and ``fact_tokens`` (accents folded, numbers canonical).
+- ``is_heading``, ``is_bullet``, ``negations``, ``fold``, ``chat_turns``.
+
+Nothing here loads a model; spaCy-based features live in ``core/nlp.py``.
+"""
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from decimal import Decimal, InvalidOperation
+
+# -- words -------------------------------------------------------------------
+STOPWORDS = frozenset("""a an and are as at be been but by can could did do does for from had has have he her his how
+i if in into is it its it's of on or our she should so than that the their them then there these they this
+those to was we were what when where which who whom why will with would you your not no nor also just more
+most other some such only own same too very s t about above after again against all am any because before
+being below between both during each few further here once out over under until up while""".split())
+_WORD = re.compile(r"[\w’']+")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lowercased word tokens without stopwords; a light plural strip so 'jobs' meets 'job'."""
+    out = []
+    for w in _WORD.findall(text.lower()):
+        w = w.replace("’", "'").strip("'")
+        if w.endswith("'s"):
+            w = w[:-2]
+        if not w or w in STOPWORDS:
+            continue
+        if len(w) > 4 and w.endswith("s") and not w.endswith("ss"):
+            w = w[:-1]
+        out.append(w)
+    return out
+
+
+def words(text: str) -> list[str]:
+    """Every word of ``text``, lowercased, curly apostrophes straightened (stopwords kept)."""
+    return [w.replace("’", "'") for w in _WORD.findall(text.lower())]
+
+
+_SUFFIXES = ("izations", "ization", "ations", "ation", "ings", "ing", "ized", "izes", "ize", "ions", "ion",
+             "ments", "ment", "ers", "er", "ed", "es", "ly", "s", "e")
+
+
+@functools.lru_cache(maxsize=1 << 16)  # called per word of every retrieved passage, per answer
+def stem(word: str) -> str:
+    """A crude stem so 'privatize' meets 'privatization' and 'ruled' meets 'ruling'."""
+    for suf in _SUFFIXES:
+        if word.endswith(suf) and len(word) - len(suf) >= 3:
+            word = word[: -len(suf)]
+            break
+    return word[:6]
+
+
+def stems(text: str) -> set[str]:
+    """Stemmed content words of ``text``."""
+    return {stem(w) for w in tokenize(text)}
+
+
+# -- sentences -----------------------------------------------------------------
+_ABBREV = {"mr", "mrs", "ms", "dr", "prof", "st", "vs", "etc", "e.g", "i.e", "inc", "ltd", "co",
+           "jr", "sr", "u.s", "u.k", "no", "fig", "approx", "dept", "gov", "jan", "feb", "mar",
+           "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
+# A sentence ends at . ! ? (plus closing quotes/brackets) followed by space and a likely start.
+_END = re.compile(r"[.!?]+[\"”’')\]]*(?=\s+[\"“‘(\[]?[A-Z0-9•\-–—])")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) spans of sentences; a line (paragraph) never shares one."""
+    spans: list[tuple[int, int]] = []
+    for para in re.finditer(r"[^\n]+", text):
+        p_start, p_text = para.start(), para.group()
+        cursor = 0
+        for m in _END.finditer(p_text):
+            end = m.end()
+            word = re.search(r"(\S+)$", p_text[cursor:m.start() + 1])
+            token = word.group(1).lower().rstrip(".!?") if word else ""
+            # "U.S." or "e.g." or a single initial is not a sentence end.
+            if token in _ABBREV or (len(token) == 1 and token.isalpha() and p_text[m.start()] == "."):
+                continue
+            seg = p_text[cursor:end]
+            if seg.strip():
+                lead = len(seg) - len(seg.lstrip())
+                spans.append((p_start + cursor + lead, p_start + end))
+            cursor = end
+        seg = p_text[cursor:]
+        if seg.strip():
+            lead = len(seg) - len(seg.lstrip())
+            spans.append((p_start + cursor + lead, p_start + cursor + len(seg.rstrip())))
+    return spans
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of ``text`` as strings (``sentence_spans`` without offsets)."""
+    return [text[s:e] for s, e in sentence_spans(text)]
+
+
+_BULLET = re.compile(r"^\s*(?:[-•*▪◦·–]|\d{1,2}[.)])\s+")
+_CLOSED = re.compile(r"[.!?:;,\"”’)…]\s*$")
+HEADING_MAX_WORDS = 15  # a longer line without closing punctuation is a run-on sentence, not a title
+
+
+def is_bullet(line: str) -> bool:
+    """A list item: starts with a bullet, dash or "1." / "2)"."""
+    return bool(_BULLET.match(line))
+
+
+def is_heading(line: str) -> bool:
+    """A title rather than a sentence: short, no closing punctuation, not a list item."""
+    t = line.strip()
+    return len(t) >= 3 and not _CLOSED.search(t) and not is_bullet(t) and len(t.split()) <= HEADING_MAX_WORDS
+
+
+# -- names -------------------------------------------------------------------
+_CAP = re.compile(r"\b[A-Z][a-zA-Z’'\-]+")
+# Capitalised words that start sentences or questions far more often than they name anything.
+NOT_NAMES = frozenset("""The A An This That These Those It Its They Their There In On At For From By With
+As While When Where Why How What Which Who But And Or If So Yes No Not However Also Many Some Most Each
+Every All According Instead Despite Although Because Since After Before Today Now Then We You I He She
+Our Your His Her One Two Three Unlike Like Is Are Was Were Do Does Did Can Could Should Would Will Please
+Tell Explain Describe Summarize List Give Whom Whose""".split())
+# A run of capitalised words, joined by the short words names contain ("Ministry of Human Resources").
+_RUN = re.compile(r"\b[A-Z][\w’'\-]*(?:\s+(?:(?:of|and|for|on|the|de)\s+)?[A-Z][\w’'\-]*)*")
+
+
+def names(text: str) -> set[str]:
+    """Capitalised words not at a sentence start and not function words (rough proper nouns), lowercased."""
+    out = set()
+    for m in _CAP.finditer(text):
+        word = m.group(0)
+        before = text[:m.start()].rstrip()
+        if word in NOT_NAMES or not before or before[-1] in ".!?:\"“[(":
+            continue
+        out.add(word.lower().replace("’", "'").removesuffix("'s"))
+    return out
+
+
+def name_runs(text: str, min_words: int = 1) -> list[str]:
+    """Capitalised phrases ("Hangzhou Intermediate People's Court"), leading function words dropped."""
+    out = []
+    for m in _RUN.finditer(text):
+        parts = m.group(0).split()
+        while parts and parts[0] in NOT_NAMES:
+            parts = parts[1:]
+        if len(parts) >= min_words and len(" ".join(parts)) > 1:
+            out.append(" ".join(parts))
+    return out
+
+
+# -- numbers -------------------------------------------------------------------
+_DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def numbers(text: str) -> set[str]:
+    """Numbers in ``text`` as written, thousands separators dropped ('10,000' -> '10000')."""
+    return {n.replace(",", "") for n in _DIGITS.findall(text)}
+
+
+# Curly quotes, primes and the dash family all compare equal to their ASCII forms.
+_CHAR_MAP = str.maketrans({
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u00b4": "'", "`": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
+    "\u00a0": " ", "\u2026": "...",
+})
+_WS = re.compile(r"\s+")
+_SCALES = {"thousand": 10**3, "million": 10**6, "mln": 10**6, "billion": 10**9, "bn": 10**9,
+           "trillion": 10**12}
+# A number (with thousands separators and decimals), an optional decade "s", an optional scale word.
+_NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(s\b)?(?:\s*(thousand|million|mln|billion|bn|trillion)\b)?")
+_FACT_WORD = re.compile(r"[^\W_]+|%")
+
+
+def normalize(text: str) -> str:
+    """Casefold, unify curly/straight quotes and dashes, collapse whitespace."""
+    return _WS.sub(" ", (text or "").translate(_CHAR_MAP).casefold()).strip()
+
+
+def fold(text: str) -> str:
+    """``normalize`` with accents removed ("Hervé" -> "herve")."""
+    text = normalize(unicodedata.normalize("NFKD", text or ""))
+    return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
+def _number_token(m: re.Match) -> str:
+    whole, frac, decade, scale = m.group(1), m.group(2) or "", m.group(3), m.group(4)
+    try:
+        value = Decimal(whole.replace(",", "") + frac)
+    except InvalidOperation:  # pragma: no cover - the regex only matches digits
+        return m.group(0)
+    if scale:
+        value *= _SCALES[scale]
+    # normalize() drops trailing zeros: 12.70 -> 12.7, 12.7 million -> 12700000.
+    token = format(value.normalize(), "f")
+    if "." in token:
+        token = token.rstrip("0").rstrip(".")
+    return token.replace(".", "d") + ("s" if decade else "")
+
+
+def fact_tokens(text: str) -> list[str]:
+    """Words for fact matching: casefolded, accents and punctuation dropped, numbers canonical
+    ("12,700,000" == "12.7 million", "12.70" == "12.7", "%" == "percent")."""
+    text = _NUMBER.sub(lambda m: f" {_number_token(m)} ", fold(text))
+    return ["percent" if w == "%" else w for w in _FACT_WORD.findall(text)]
+
+
+# -- negation ------------------------------------------------------------------
+NEGATIONS = frozenset("""not no never none nobody nothing neither nor without cannot can't won't don't doesn't
+didn't isn't aren't wasn't weren't hasn't haven't hadn't shouldn't wouldn't couldn't mustn't""".split())
+
+
+def negations(text: str) -> int:
+    """How many negation words ``text`` holds ("can't", "not", "never"...)."""
+    return sum(1 for w in words(text) if w in NEGATIONS or w.endswith("n't"))
+
+
+# -- chat history ----------------------------------------------------------------
+def chat_turns(history, role: str | None = None) -> list[dict]:
+    """The usable turns of a chat history ({"role", "content": str}), optionally of one role."""
+    return [h for h in (history or []) if isinstance(h, dict) and isinstance(h.get("content"), str)
+            and (role is None or h.get("role") == role)]
