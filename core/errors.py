@@ -20,8 +20,16 @@ class ModelMismatchError(DocqaError):
     """The index was built with a different embedding model."""
 
 
+class IndexLayoutError(DocqaError):
+    """The index was written in an older storage layout (``docqa ingest`` converts it)."""
+
+
 class StoreUnavailableError(DocqaError):
     """The Chroma server cannot be reached."""
+
+
+class IndexBusyError(DocqaError):
+    """Another writer holds the index's writer lock (and the caller chose not to wait)."""
 
 
 class InputError(DocqaError):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from core.text import is_heading
 
+VERSION = "1"  # bump when cleaning keeps or drops different text (part of the index fingerprint)
 # A line equal to one of these (case-insensitive) is page chrome, not article.
 BOILERPLATE = {
     "leave a comment", "leave a reply", "post navigation", "back to top", "more reading",

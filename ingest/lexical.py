@@ -1,8 +1,19 @@
 """The BM25 side of hybrid retrieval, rebuilt after every ingest that changes the index.
 
-Saved next to the Chroma data (``index_dir/bm25-<collection>``) with a
-signature of the manifest, so a reader can tell when it is stale (e.g. a
-Chroma server updated by another client) and rebuild it.
+Saved next to the Chroma data as immutable versions, one folder each, and a
+pointer file naming the current one::
+
+    index_dir/bm25-<collection>/CURRENT            -> "v-<signature>-<token>"
+    index_dir/bm25-<collection>/v-<sig>-<token>/    meta.json (signature, chunk ids) + bm25/
+    index_dir/bm25-<collection>/.tmp-<pid>-<token>/ a version being built
+
+A version is built in a private temp folder, renamed into place, and published
+by atomically replacing ``CURRENT``; it is never modified afterwards. A reader
+resolves ``CURRENT`` once and reads ``meta.json`` and the BM25 arrays from that
+one folder, so scores and chunk ids always belong together. Builders (an ingest,
+or a reader that found the index stale, e.g. a Chroma server updated by another
+client) take a build lock, which also makes every temp folder they find a dead
+builder's leftover, swept on the spot.
 """
 from __future__ import annotations
 
@@ -11,10 +22,16 @@ import json
 import os
 import shutil
 import threading
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
 from core.text import tokenize
+
+CURRENT = "CURRENT"
+KEEP_VERSIONS = 2  # the current one and its predecessor, which a reader may be loading right now
+READ_ATTEMPTS = 5  # a version deleted under a slow reader: resolve CURRENT again
+
 
 def manifest_signature(records) -> str:
     """A hash of (doc_id, content_hash) pairs: changes whenever the indexed corpus does."""
@@ -29,12 +46,14 @@ def _dir(settings) -> Path:
 
 
 def build_lexical_index(settings, store) -> None:
-    """Build BM25 over every current chunk of ``store`` and save it."""
-    import bm25s
-
+    """Build BM25 over every current chunk of ``store`` and publish it."""
     from .store import get_all
 
     records = store.records()
+    sig = manifest_signature(records)
+    d = _dir(settings)
+    if (_read_meta(d) or {}).get("signature") == sig:
+        return  # already built for this manifest (e.g. a repair run after a writer died past its build)
     got = get_all(store.chunks, ["documents", "metadatas"])
     ids, texts = [], []
     for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"]):
@@ -42,30 +61,61 @@ def build_lexical_index(settings, store) -> None:
         if rec and rec.content_hash == meta.get("content_hash"):
             ids.append(cid)
             texts.append(f"{meta.get('title', '')}\n{text}")
-    d = _dir(settings)
+    publish(d, sig, ids, texts)
+
+
+def publish(d: Path, sig: str, ids: list[str], texts: list[str]) -> None:
+    """Make (``ids``, BM25 of ``texts``) the current version of the BM25 folder ``d``."""
+    import bm25s
+
     d.mkdir(parents=True, exist_ok=True)
-    sig = manifest_signature(records)
-    # One writer at a time (an ingest and a UI process may both find the index stale); a private
-    # temp dir each, and the swap under the lock, so a reader never loads half of one.
     with _build_lock(d):
-        try:
-            if json.loads((d / "meta.json").read_text())["signature"] == sig:
-                return  # another writer built this very version while we waited
-        except (OSError, ValueError, KeyError):
-            pass
-        tmp = d.with_name(f"{d.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        retriever = bm25s.BM25()
+        _sweep(d)
+        if (_read_meta(d) or {}).get("signature") == sig:
+            return  # another builder published this very version while we waited
+        token = uuid.uuid4().hex[:8]
+        tmp = d / f".tmp-{os.getpid()}-{token}"
+        tmp.mkdir()
         if texts:
+            retriever = bm25s.BM25()
             retriever.index([tokenize(t) or ["_empty_"] for t in texts], show_progress=False)
             retriever.save(str(tmp / "bm25"))
         (tmp / "meta.json").write_text(json.dumps({"signature": sig, "ids": ids}))
-        old = d.with_name(d.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        d.rename(old)
-        tmp.rename(d)
-        shutil.rmtree(old, ignore_errors=True)
+        name = f"v-{sig}-{token}"
+        tmp.rename(d / name)
+        pointer = d / f".{CURRENT}.{token}"
+        pointer.write_text(name)
+        os.replace(pointer, d / CURRENT)  # the switch: atomic, readers see the old or the new name
+        _sweep(d)
+
+
+def _current_name(d: Path) -> str | None:
+    try:
+        return (d / CURRENT).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _read_meta(d: Path) -> dict | None:
+    name = _current_name(d)
+    try:
+        return json.loads((d / name / "meta.json").read_text()) if name else None
+    except (OSError, ValueError):
+        return None
+
+
+def _sweep(d: Path) -> None:
+    """Under the build lock: drop temp folders (dead builders'), versions past KEEP_VERSIONS, the old layout."""
+    current = _current_name(d)
+    versions = sorted((p for p in d.glob("v-*") if p.is_dir() and p.name != current),
+                      key=lambda p: p.stat().st_mtime, reverse=True)
+    doomed = [*d.glob(".tmp-*"), *d.glob(f".{CURRENT}.*"), *versions[KEEP_VERSIONS - 1:],
+              d / "meta.json", d / "bm25", *d.parent.glob(f"{d.name}.tmp-*"), d.parent / f"{d.name}.old"]
+    for p in doomed:
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        elif p.exists():
+            p.unlink(missing_ok=True)
 
 
 _THREAD_LOCK = threading.Lock()
@@ -84,22 +134,35 @@ def _build_lock(d: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def load_lexical_index(settings, store, records=None):
-    """(bm25s.BM25 or None, chunk ids) for the current index, rebuilding it if stale."""
+def read_current(d: Path):
+    """(signature, bm25s.BM25 or None, chunk ids) of the current version of ``d``; None if there is none.
+
+    Everything comes from the one folder ``CURRENT`` named when it was read.
+    """
     import bm25s
 
+    for _ in range(READ_ATTEMPTS):
+        name = _current_name(d)
+        if name is None:
+            return None
+        try:
+            meta = json.loads((d / name / "meta.json").read_text())
+            bm25 = bm25s.BM25.load(str(d / name / "bm25")) if meta["ids"] else None
+            return meta["signature"], bm25, meta["ids"]
+        except (OSError, ValueError, KeyError):
+            continue  # swept under us (we were slow): CURRENT names a newer version now
+    return None
+
+
+def load_lexical_index(settings, store, records=None):
+    """(bm25s.BM25 or None, chunk ids) for the current index, rebuilding it if stale."""
     records = store.records() if records is None else records
     sig = manifest_signature(records)
     d = _dir(settings)
     for attempt in range(2):
-        try:
-            meta = json.loads((d / "meta.json").read_text())
-            if meta["signature"] == sig:
-                if not meta["ids"]:
-                    return None, []
-                return bm25s.BM25.load(str(d / "bm25")), meta["ids"]
-        except (OSError, ValueError, KeyError):
-            pass
+        got = read_current(d)
+        if got is not None and got[0] == sig:
+            return got[1], got[2]
         if attempt == 0:
             build_lexical_index(settings, store)
     return None, []

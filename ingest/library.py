@@ -1,7 +1,9 @@
 """The document library behind the UI: list, add, re-index and delete documents.
 
 ``Library`` holds what is costly to load (the embedding model) once per
-process and serialises index writes, so the UI's handlers stay one-liners.
+process and serialises index writes (in this process, and through the
+index's writer lock, ``ingest.lock``, with every other writer), so the UI's
+handlers stay one-liners.
 Deleting a corpus file moves it to ``<corpus>/.trash/`` (ingest skips dot
 folders) and re-runs the incremental ingest: recoverable, and the index and
 the folder never disagree.
@@ -38,7 +40,7 @@ class Library:
 
             with self._load_lock:
                 if self._embedder is None:
-                    self._embedder = get_embedder(self.settings.model_path, self.settings.embed_batch_size)
+                    self._embedder = get_embedder(self.settings)
         return self._embedder
 
     def store(self):
@@ -142,7 +144,18 @@ class Library:
             path.rename(dest)
             return f"deleted {rec.source} (moved to {TRASH}/{dest.name}); " + self.reindex(progress=progress)
         # Indexed from outside the corpus folder (`docqa ingest other/`): forget it, never touch the file.
-        with self._lock:
+        from ingest.lock import writer_lock
+
+        with self._lock, writer_lock(self.settings):  # one writer at a time, across processes too
+            store = self.store()
+            if store is None or rec.doc_id not in store.records():
+                return f"{rec.source} was already removed from the index"
+            if store.left_dirty():  # a writer died: repair first (pipeline.run_ingest does the same)
+                dead = store.dirty_docs()
+                store.begin_write(dead)
+                store.sweep(dead)
+            store.begin_write([rec.doc_id])
             store.remove_document(rec.doc_id)
             build_lexical_index(self.settings, store)
+            store.end_write()
         return f"removed {rec.source} from the index (the file outside the corpus folder was left alone)"

@@ -22,12 +22,14 @@ def snapshot(settings, embedder):
     store = open_store(settings, embedder.name, embedder.dim)
     docs = store.docs.get(include=["documents", "metadatas"])
     chunks = store.chunks.get(include=["documents", "metadatas"])
-    sents = store.sentences.get(include=["documents", "metadatas"])
     strip = lambda m: {k: v for k, v in m.items() if k != "indexed_at"}  # noqa: E731
+    # Sentence vectors (float16, inside each chunk record) depend on the encode batch a text fell in, by ~1e-7:
+    # the rest of each record must be equal.
+    vecless = lambda m: {k: v for k, v in m.items() if k != "sentence_vecs"}  # noqa: E731
     return (
         {i: (d, strip(m)) for i, d, m in zip(docs["ids"], docs["documents"], docs["metadatas"])},
-        {i: (d, m) for i, d, m in zip(chunks["ids"], chunks["documents"], chunks["metadatas"])},
-        {i: (d, m) for i, d, m in zip(sents["ids"], sents["documents"], sents["metadatas"])},
+        {i: (d, vecless(m)) for i, d, m in zip(chunks["ids"], chunks["documents"], chunks["metadatas"])},
+        {sid: (text, meta) for sid, text, meta, _ in store.stored_sentences()},
     )
 
 

@@ -14,11 +14,10 @@ def _snapshot(settings, embedder):
     store = open_store(settings, embedder.name, embedder.dim)
     recs = store.records()
     chunks = store.chunks.get(include=["documents", "metadatas"])
-    sents = store.sentences.get(include=["metadatas"])
     return (
         {r.source: r.content_hash for r in recs.values()},
         dict(zip(chunks["ids"], chunks["documents"])),
-        set(sents["ids"]),
+        {r[0] for r in store.stored_sentences()},
         store,
     )
 
@@ -71,7 +70,7 @@ def test_add_change_delete_noop(make_settings, embedder):
                           "new.md"}
     metas = store.chunks.get(include=["metadatas"])["metadatas"]
     assert not [m for m in metas if m["source"] == "000_6004c01da089df79.txt"]
-    assert store.sentences.get(where={"source": "000_6004c01da089df79.txt"})["ids"] == []
+    assert store.stored_sentences({"source": "000_6004c01da089df79.txt"}) == []
 
 
 def test_rebuild_starts_clean_and_matches(make_settings, embedder):
@@ -92,10 +91,11 @@ def test_interrupted_write_is_repaired(make_settings, embedder):
     run_ingest(s, progress=False, embedder=embedder)
     clean = _snapshot(s, embedder)[:3]
     store = open_store(s, embedder.name, embedder.dim)
+    store.begin_write()  # what the killed writer did before its first write
     path = s.corpus_dir / "001_d5c15e6c1eacf066.txt"
     original = path.read_text(encoding="utf-8")
     path.write_text(original + "\nAn extra paragraph that never finished indexing.\n", encoding="utf-8")
-    doc = prepare_document(path, s.corpus_dir)
+    doc = prepare_document(path, s.corpus_dir, fingerprint=store.fingerprint)
     chunks, _ = chunk_document(doc, s.chunk_size, s.chunk_overlap, s.model_path)
     half = chunks[: len(chunks) // 2]
     store.chunks.upsert(ids=[c.chunk_id for c in half], embeddings=embedder.encode([c.text for c in half]).tolist(),

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 def _ids(settings, embedder):
     store = open_store(settings, embedder.name, embedder.dim)
     return (sorted(store.records()), sorted(store.chunks.get(include=[])["ids"]),
-            sorted(store.sentences.get(include=[])["ids"]), store.counts())
+            sorted(r[0] for r in store.stored_sentences()), store.counts())
 
 
 def _big(p: Path):

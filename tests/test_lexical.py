@@ -1,0 +1,89 @@
+"""BM25 versions: readers during continuous swaps always get scores and chunk ids of one version."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ingest.lexical import CURRENT, publish, read_current
+
+pytestmark = pytest.mark.unit
+ROOT = Path(__file__).resolve().parent.parent
+
+# Version v has 3 + v % 11 documents "v<v>-<k>": a reader pairing one version's ids with another's
+# scores sees a wrong length or a foreign id.
+WRITER = """
+import sys, time
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from ingest.lexical import publish
+d, until = Path({d!r}), time.time() + {seconds}
+v = 1
+while time.time() < until:
+    n = 3 + v % 11
+    publish(d, f"sig{{v}}", [f"v{{v}}-{{k}}" for k in range(n)], [f"word{{v}} text number {{k}}" for k in range(n)])
+    v += 1
+print(v - 1)
+"""
+
+
+def _version(ids: list[str]) -> set[str]:
+    return {i.split("-")[0] for i in ids}
+
+
+def test_reads_during_continuous_swaps_never_mix_versions(tmp_path):
+    d = tmp_path / "bm25-docqa"
+    publish(d, "sig0", ["v0-0", "v0-1", "v0-2"], ["word0 a", "word0 b", "word0 c"])
+    seconds = 6
+    writer = subprocess.Popen([sys.executable, "-c", WRITER.format(root=str(ROOT), d=str(d), seconds=seconds)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    reads, versions = 0, set()
+    try:
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            got = read_current(d)
+            assert got is not None, "a reader found no version during a swap"
+            sig, bm25, ids = got
+            v = sig.removeprefix("sig")
+            assert _version(ids) == {f"v{v}"}, (sig, ids[:3])
+            assert len(ids) == int(bm25.scores["num_docs"]) == 3 + int(v) % 11 or v == "0"
+            # The scores are of this version's texts: its own word finds all of its documents.
+            scores = bm25.get_scores([f"word{v}"])
+            assert (scores > 0).sum() == len(ids)
+            reads += 1
+            versions.add(v)
+    finally:
+        out, err = writer.communicate(timeout=60)
+    assert writer.returncode == 0, err[-2000:]
+    published = int(out.strip())
+    print(f"\n{reads} reads across {len(versions)} versions while {published} were published")
+    assert published >= 10 and len(versions) >= 5, (published, versions)  # the swaps really raced the reads
+    # Old versions are swept: the current one and its predecessor stay.
+    assert len([p for p in d.iterdir() if p.name.startswith("v-")]) <= 2
+
+
+def test_leftovers_of_killed_builders_are_swept(tmp_path):
+    d = tmp_path / "bm25-docqa"
+    publish(d, "a", ["x"], ["alpha"])
+    (d / f".tmp-{os.getpid()}-deadbeef" / "bm25").mkdir(parents=True)  # a builder killed mid-save
+    (d / f".{CURRENT}.cafe0000").write_text("v-half")  # a pointer it never switched
+    old_layout = tmp_path / "bm25-docqa.tmp-123-456"  # the pre-versioning layout's temp folder
+    old_layout.mkdir()
+    (d / "meta.json").write_text("{}")  # and its unversioned files
+    publish(d, "b", ["y"], ["beta"])
+    names = sorted(p.name for p in d.iterdir())
+    assert [n for n in names if n.startswith(".")] == []
+    assert not old_layout.exists() and not (d / "meta.json").exists()
+    sig, _, ids = read_current(d)
+    assert (sig, ids) == ("b", ["y"])
+
+
+def test_empty_index_and_missing_folder(tmp_path):
+    d = tmp_path / "bm25-docqa"
+    assert read_current(d) is None
+    publish(d, "empty", [], [])
+    assert read_current(d) == ("empty", None, [])
