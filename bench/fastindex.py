@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 _COUNTS: dict[str, tuple[int, int]] = {}
+ENCODE_DOCS = 500  # documents whose new sentence texts are encoded in one call
 
 
 def _counts(text: str, model_path: str) -> tuple[int, int]:
@@ -110,6 +111,17 @@ class VectorCache:
         return np.stack(out).astype("float32") if out else np.zeros((0, self.embedder.dim), dtype="float32")
 
 
+def build_stamp(settings, corpus: Path) -> str:
+    """What a shortcut index was built from: the corpus parameters and the index fingerprint (model, encoder,
+    storage layout...). A stamp that differs means rebuild: an unchanged re-ingest of an index with another
+    fingerprint would re-process every document, which the shortcut exists to avoid."""
+    from ingest.embed import model_identity
+    from ingest.fingerprint import fingerprint, key
+
+    params = (Path(corpus) / ".params").read_text() if (Path(corpus) / ".params").exists() else ""
+    return params + "\n" + key(fingerprint(settings, model_identity(settings.model_path)[0]))
+
+
 def _flush(store, pending: list) -> None:
     """Write many documents at once with ``Store.put_documents`` (the path ``docqa ingest`` takes).
 
@@ -133,29 +145,38 @@ def build_index_fast(settings, embedder, cache: VectorCache, log=print) -> dict:
 
     t0 = time.perf_counter()
     files, _ = discover([Path(settings.corpus_dir)])
-    store = open_store(settings, embedder.name, embedder.dim, create=True)
+    store = open_store(settings, embedder.name, embedder.dim, create=True, encoder_id=embedder.encoder_id)
     if store.docs.count():
         raise ValueError(f"{settings.index_dir} already holds an index; the shortcut builds fresh ones only")
     n_chunks = n_sents = fallbacks = 0
     pending: list = []
+    batch: list = []
     for n, path in enumerate(files, 1):
-        doc = prepare_document(path, settings.corpus_dir)
-        chunks, sentences, groups = fast_chunk_document(doc, settings)
-        sent_vecs = cache.get([s.text for s in sentences])
-        if groups is None:
-            fallbacks += 1
-            chunk_vecs = cache.mean_of_sentences([c.text for c in chunks])
-        else:
-            chunk_vecs = np.stack([sent_vecs[i:j + 1].mean(axis=0) for i, j in groups])
-            chunk_vecs /= np.linalg.norm(chunk_vecs, axis=1, keepdims=True)
-        pending.append((doc, chunks, chunk_vecs, sentences, sent_vecs))
-        n_chunks += len(chunks)
-        n_sents += len(sentences)
-        if sum(len(p[3]) for p in pending) >= 4000:
-            _flush(store, pending)
-        if n % 1000 == 0:
-            log(f"  shortcut build: {n}/{len(files)} docs, {n_chunks} chunks, {time.perf_counter() - t0:.0f}s")
+        doc = prepare_document(path, settings.corpus_dir, fingerprint=store.fingerprint)  # as ingest hashes it
+        batch.append((doc, *fast_chunk_document(doc, settings)))
+        if len(batch) < ENCODE_DOCS and n < len(files):
+            continue
+        # One encode for the new texts of many documents (each has a distinct title line): per-document
+        # calls of one or two texts made the 100k build hours long on a loaded machine.
+        cache.get([s.text for _, _, sentences, _ in batch for s in sentences])
+        for doc, chunks, sentences, groups in batch:
+            sent_vecs = cache.get([s.text for s in sentences])
+            if groups is None:
+                fallbacks += 1
+                chunk_vecs = cache.mean_of_sentences([c.text for c in chunks])
+            else:
+                chunk_vecs = np.stack([sent_vecs[i:j + 1].mean(axis=0) for i, j in groups])
+                chunk_vecs /= np.linalg.norm(chunk_vecs, axis=1, keepdims=True)
+            pending.append((doc, chunks, chunk_vecs, sentences, sent_vecs))
+            n_chunks += len(chunks)
+            n_sents += len(sentences)
+            if sum(len(p[3]) for p in pending) >= 4000:
+                _flush(store, pending)
+        batch.clear()
+        log(f"  shortcut build: {n}/{len(files)} docs, {n_chunks} chunks, {time.perf_counter() - t0:.0f}s")
     _flush(store, pending)
+    store.set_index_fingerprint(store.fingerprint)
+    store.end_write()  # a complete build: the next ingest needs no sweep
     t_store = time.perf_counter() - t0
     build_lexical_index(settings, store)
     return {"docs": len(files), "chunks": n_chunks, "sentences": n_sents, "fallback_docs": fallbacks,

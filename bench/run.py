@@ -18,6 +18,9 @@ from pathlib import Path
 from .measure import ROOT, Clock, docqa_cmd, run_timed
 
 DEFAULT_SIZES = "1000,10000,100000"  # docqa.py's default for --sizes
+# Above this many chunks the plain llama-index index is not built (over an hour at 1M on 2 cores): the
+# 1M targets are docqa's own (p95, RSS, re-ingest), not ratios to the plain pipeline.
+BASELINE_MAX = 200_000
 DEFAULT_QUESTIONS = [
     "What did the Hangzhou court rule about AI layoffs?",
     "Can companies fire workers because an AI system can do the job cheaper?",
@@ -100,7 +103,7 @@ def _embedded_texts(settings) -> list[str]:
 
     name, dim = read_index_model(settings)
     store = open_store(settings, name, dim)
-    return store.chunks.get(include=["documents"])["documents"] + store.sentences.get(include=["documents"])["documents"]
+    return store.chunks.get(include=["documents"])["documents"] + [r[1] for r in store.stored_sentences()]
 
 
 def _counts(settings) -> tuple[int, int, int]:
@@ -108,6 +111,10 @@ def _counts(settings) -> tuple[int, int, int]:
 
     name, dim = read_index_model(settings)
     return open_store(settings, name, dim).counts()
+
+
+def _entry_named(entries: list, name: str) -> dict | None:
+    return next((e for e in entries if e["name"] == name), None)
 
 
 # -- sections -----------------------------------------------------------------
@@ -153,13 +160,13 @@ def _ingest_real(name, corpus, work, settings, embedder, reps, clock) -> dict:
 
 def _ingest_shortcut(name, corpus, work, settings, embedder, cache, reps, clock) -> dict:
     """The large sizes: shortcut build (bench/fastindex.py), then a real unchanged re-ingest."""
-    from .fastindex import build_index_fast
+    from .fastindex import build_index_fast, build_stamp
 
     idx = work / f"index-{name}"
     cfg = _write_config(work / f"{name}.toml", settings, corpus_dir=corpus, index_dir=idx)
     s = settings.replace(corpus_dir=corpus, index_dir=idx)
     stamp = idx / ".bench-built"
-    params = (corpus / ".params").read_text() if (corpus / ".params").exists() else ""
+    params = build_stamp(s, corpus)
     if stamp.exists() and stamp.read_text() == params:
         clock.log(f"ingest {name}: reusing the shortcut index built earlier ({idx})")
         build = json.loads((idx / ".bench-build.json").read_text())
@@ -174,15 +181,18 @@ def _ingest_shortcut(name, corpus, work, settings, embedder, cache, reps, clock)
     re_runs = [run_timed(docqa_cmd("--config", str(cfg), "ingest", "--quiet"), timeout=1800).check()
                for _ in range(reps if chunks < 50_000 else 1)]  # one slow run is steady enough
     bdir = work / f"baseline-{name}"
-    if not (bdir / ".bench-built").exists() or (bdir / ".bench-built").read_text() != params:
+    corpus_params = (corpus / ".params").read_text() if (corpus / ".params").exists() else ""
+    if chunks > BASELINE_MAX:
+        bdir = None
+    elif not (bdir / ".bench-built").exists() or (bdir / ".bench-built").read_text() != corpus_params:
         clock.log(f"ingest {name}: plain llama-index build (subprocess, same vector shortcut)")
         shutil.rmtree(bdir, ignore_errors=True)
         run_timed([sys.executable, "-m", "bench.worker", "baseline-build", str(corpus), str(bdir), str(cfg),
                    "--shortcut"], timeout=3600).check()
-        (bdir / ".bench-built").write_text(params)
+        (bdir / ".bench-built").write_text(corpus_params)
     return {
         "name": name, "mode": "shortcut", "docs": docs, "chunks": chunks, "sentences": sents, "config": str(cfg),
-        "index_dir": str(idx), "baseline_dir": str(bdir), "shortcut_build_s": build["total_s"],
+        "index_dir": str(idx), "baseline_dir": str(bdir) if bdir else None, "shortcut_build_s": build["total_s"],
         "shortcut_distinct_texts_encoded": build["distinct_texts_encoded"],
         "reingest_wall_s": statistics.median(p.wall_s for p in re_runs),
         "reingest_in_process_s": statistics.median(_ingest_seconds(p.stdout) or p.wall_s for p in re_runs),
@@ -194,10 +204,11 @@ def _ingest_shortcut(name, corpus, work, settings, embedder, cache, reps, clock)
 
 def _query(entry, qfile, reps, clock, profile: Path | None = None) -> dict:
     clock.log(f"query {entry['name']}: warm answers + plain retrieve-only (subprocess)")
-    cmd = [sys.executable, "-m", "bench.worker", "query", entry["config"], str(qfile), "--repeats", str(reps),
-           "--baseline", entry["baseline_dir"]]
+    cmd = [sys.executable, "-m", "bench.worker", "query", entry["config"], str(qfile), "--repeats", str(reps)]
     if profile:
-        cmd = cmd[:-2] + ["--profile", str(profile)]
+        cmd += ["--profile", str(profile)]
+    elif entry.get("baseline_dir"):
+        cmd += ["--baseline", entry["baseline_dir"]]
     p = run_timed(cmd, timeout=1800).check()
     got = json.loads(p.stdout.strip().splitlines()[-1])
     got["worker_peak_rss_mb"] = p.peak_rss_mb
@@ -249,11 +260,11 @@ def main(args, settings) -> int:
     from ingest.embed import get_embedder
 
     t0 = time.perf_counter()
-    embedder = get_embedder(settings.model_path, settings.embed_batch_size)
+    embedder = get_embedder(settings)
     embedder.model  # noqa: B018 - load sentence-transformers now, so the load is timed here
     model_load_s = time.perf_counter() - t0
     cache = VectorCache(embedder)
-    res: dict = {"conditions": report.conditions(quick, sizes, real_max, reps, qsource),
+    res: dict = {"conditions": report.conditions(quick, sizes, real_max, reps, qsource, settings.encoder),
                  "model_load_s": model_load_s, "corpus_how": describe(), "ingest": [], "query": {}}
 
     seed_dir = Path(settings.corpus_dir).resolve()
@@ -277,6 +288,17 @@ def main(args, settings) -> int:
     res["serving"] = serving.bench_serving(entries[0]["config"], questions, quick, clock)
     res["tuning"] = tuning.bench_tuning(embedder, settings, _embedded_texts(
         settings.replace(corpus_dir=seed_dir, index_dir=Path(entries[0]["index_dir"]))), quick, clock)
+    if not quick and _entry_named(entries, "1000"):
+        from . import variants
+
+        k1 = _entry_named(entries, "1000")
+        res["variants"] = variants.bench_variants(settings, work / "corpus-1000", work, qfile, reps, clock,
+                                                  reuse=k1 if k1["mode"] == "real" else None)
+        res["evaldeltas"] = variants.evaldeltas()
+    from . import encoders as encoder_bench  # the variants of the `encoder` setting (bench/encoders.md)
+
+    res["encoders"] = encoder_bench.bench_encoders(settings, n=64 if quick else 2000, repeats=1 if quick else 3,
+                                                   roots=[seed_dir] if quick else None, clock=clock, quick=quick)
 
     targets = report.targets(res)
     res["targets"] = targets

@@ -11,17 +11,9 @@ import time
 
 
 def _onnx_status(model_path: str) -> str:
-    from pathlib import Path
-
     if importlib.util.find_spec("onnxruntime") is None:
         return "skipped: onnxruntime is not installed"
-    if importlib.util.find_spec("optimum") is None:
-        return ("skipped: onnxruntime is installed (a chromadb dependency) but sentence-transformers' "
-                "backend='onnx' needs optimum[onnxruntime], which is not installed, and the model "
-                "package ships no onnx/ export to load directly")
-    if not any(Path(model_path).rglob("*.onnx")):
-        return "skipped: optimum is installed but the model has no ONNX export (exporting needs the model hub)"
-    return "available (not measured by this bench)"
+    return "built locally from the packaged weights (ingest/onnx_encoder.py): see the encoder variants section"
 
 
 def bench_tuning(embedder, settings, texts: list[str], quick: bool, clock) -> dict:

@@ -71,7 +71,7 @@ def _query(args) -> dict:
 
     from ingest.embed import get_embedder
 
-    emb = get_embedder(settings.model_path, settings.embed_batch_size)
+    emb = get_embedder(settings)
     emb.encode_query(questions[0])
     qs = []
     for _ in range(args.repeats):
@@ -135,7 +135,7 @@ def _baseline_build(args) -> dict:
 
         from bench.fastindex import VectorCache
 
-        cache = VectorCache(get_embedder(settings.model_path, settings.embed_batch_size))
+        cache = VectorCache(get_embedder(settings))
     t0 = time.perf_counter()
     stats = build_baseline(Path(args.corpus), Path(args.dir), settings.model_path, settings.chunk_size,
                            settings.chunk_overlap, settings.embed_batch_size, vector_cache=cache)

