@@ -138,3 +138,131 @@ def test_upload_a_file_then_ask_about_it(page, tmp_path):
     focus.wait_for(timeout=30000)
     assert "quenville.md" in focus.inner_text()
     assert "cobalt blue" in focus.locator("mark").inner_text()
+
+
+def _wait_saved(page, title: str):
+    page.locator("#docqa-chats label", has_text=title).first.wait_for(timeout=30000)
+
+
+def _reload(page):
+    page.reload()
+    page.wait_for_selector("#docqa-question textarea:not([disabled])", timeout=60000)
+
+
+def test_saved_chat_survives_reload_and_can_be_deleted(page):
+    ask(page, QUESTION)
+    _wait_saved(page, QUESTION)
+    answer = page.inner_text("#docqa-chat .docqa-meta")
+    _reload(page)
+    # The chat is back, answer and all, listed under Saved chats, and its [n] markers still work.
+    page.locator("#docqa-chat .docqa-meta").first.wait_for(timeout=30000)
+    assert page.locator("#docqa-chat a.docqa-cite").count() >= 1 and QUESTION in page.inner_text("#docqa-chat")
+    assert page.locator("#docqa-chats label", has_text=QUESTION).count() == 1
+    page.locator("#docqa-chat a.docqa-cite").first.click()
+    page.locator("#docqa-sources .docqa-focus").wait_for(timeout=30000)
+    assert answer
+
+    # A second chat: both are listed; the first reopens from the list.
+    page.click("#docqa-new-chat")
+    page.wait_for_function("() => !document.querySelector('#docqa-chat .docqa-meta')", timeout=30000)
+    second = "What is the Hangzhou ruling about?"
+    ask(page, second)
+    _wait_saved(page, second)
+    assert page.locator("#docqa-chats label").count() == 2
+    page.locator("#docqa-chats label", has_text=QUESTION).click()
+    page.wait_for_function("q => document.querySelector('#docqa-chat').innerText.includes(q)", arg=QUESTION,
+                           timeout=30000)
+    assert second not in page.inner_text("#docqa-chat")
+
+    # Delete the open chat: gone from the list, and still gone after a reload.
+    page.click("#docqa-chat-delete")
+    page.wait_for_function("() => document.querySelectorAll('#docqa-chats label').length === 1", timeout=30000)
+    _reload(page)
+    page.locator("#docqa-chats label", has_text=second).wait_for(timeout=30000)
+    assert page.locator("#docqa-chats label", has_text=QUESTION).count() == 0
+    assert QUESTION not in page.inner_text("#docqa-chat")
+
+
+def _feedback(settings) -> list[dict]:
+    import json
+
+    path = Path(settings.index_dir) / "feedback.jsonl"
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+
+
+def test_thumbs_and_comment_are_stored(page, server):
+    settings = server[0]
+    before = len(_feedback(settings))
+    question = "Which ministry is preparing a policy document on AI and employment?"
+    ask(page, question)
+    page.locator("#docqa-chat button[aria-label='Like']").last.click()
+    page.locator("#docqa-fb-note", has_text="Thumbs up saved").wait_for(timeout=30000)
+    recs = _feedback(settings)[before:]
+    assert len(recs) == 1 and recs[0]["rating"] == "up" and recs[0]["question"] == question
+    assert recs[0]["citations"] and recs[0]["answer"].endswith("]") and recs[0]["settings"]
+
+    page.fill("#docqa-fb-comment textarea", "exactly what I needed")
+    page.click("#docqa-fb-send")
+    page.locator("#docqa-fb-note", has_text="with your comment").wait_for(timeout=30000)
+    page.locator("#docqa-chat button[aria-label='Dislike']").last.click()
+    page.locator("#docqa-fb-note", has_text="Thumbs down saved").wait_for(timeout=30000)
+    recs = _feedback(settings)[before:]
+    assert [r["rating"] for r in recs] == ["up", "up", "down"] and recs[1]["comment"] == "exactly what I needed"
+    assert len({r["id"] for r in recs}) == 1  # one answer: the newest record supersedes the older ones
+
+
+def test_saved_chat_survives_a_server_restart(browser, seed_settings, embedder, tmp_path):
+    """Chats live in the browser, under a key kept in index_dir: a restarted server still opens them."""
+    import ui
+
+    app, settings, url = serve_ui(seed_settings, embedder, tmp_path)
+    port = int(url.rstrip("/").rsplit(":", 1)[1])
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        pg = ctx.new_page()
+        pg.goto(url)
+        pg.wait_for_selector("#docqa-question textarea:not([disabled])", timeout=60000)
+        ask(pg, QUESTION)
+        _wait_saved(pg, QUESTION)
+        app.close()
+        app = ui.create_app(settings, embedder=embedder)  # a new process would read the same index_dir
+        ui.launch(app, settings, port=port, block=False)
+        _reload(pg)
+        pg.locator("#docqa-chat .docqa-meta").first.wait_for(timeout=30000)
+        assert pg.locator("#docqa-chats label", has_text=QUESTION).count() == 1
+    finally:
+        ctx.close()
+        app.close()
+
+
+def test_documents_tab_follows_watch_mode(browser, seed_settings, embedder, tmp_path):
+    """`docqa serve --watch`: a file dropped into the corpus folder appears in the open Documents tab."""
+    import shutil
+
+    import ui
+    from conftest import free_port
+
+    shutil.copytree(seed_settings.corpus_dir, tmp_path / "corpus")
+    shutil.copytree(seed_settings.index_dir, tmp_path / "index")
+    settings = seed_settings.replace(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    app = ui.create_app(settings, embedder=embedder, watch=True)
+    port = free_port()
+    ui.launch(app, settings, port=port, block=False)
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        pg = ctx.new_page()
+        pg.goto(f"http://127.0.0.1:{port}/")
+        pg.wait_for_selector("#docqa-question textarea:not([disabled])", timeout=60000)
+        pg.get_by_role("tab", name="Documents").click()
+        pg.locator("#docqa-docs", has_text="001_d5c15e6c1eacf066.txt").wait_for(timeout=30000)
+        (tmp_path / "corpus" / "lighthouse.md").write_text(
+            "# Quenville lighthouse\n\nThe keeper repainted the tower cobalt blue in 2011.\n", encoding="utf-8")
+        pg.locator("#docqa-docs", has_text="lighthouse.md").wait_for(timeout=90000)
+        assert "1 added" in pg.input_value("#docqa-result textarea")
+        (tmp_path / "corpus" / "lighthouse.md").unlink()
+        pg.wait_for_function("() => !document.querySelector('#docqa-docs').innerText.includes('lighthouse.md')",
+                             timeout=90000)
+    finally:
+        ctx.close()
+        app.close()
+        app.docqa_watcher.stop()

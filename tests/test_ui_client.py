@@ -46,7 +46,7 @@ def cited_numbers(text: str) -> set[int]:
 def test_every_action_is_an_endpoint(client):
     api = client.view_api(return_format="dict", print_info=False)
     names = set(api["named_endpoints"])
-    assert {"/ask", "/chat", "/documents", "/upload", "/ingest", "/delete"} <= names
+    assert {"/ask", "/chat", "/feedback", "/documents", "/upload", "/ingest", "/delete"} <= names
 
 
 @pytest.mark.integration
@@ -115,6 +115,56 @@ def test_llm_unreachable_is_a_clear_message(client):
     assert "Traceback" not in text and 'File "' not in text
     # Either a one-line error in the chat, or an extractive fallback that says why.
     assert ("docqa-error" in text or "mode: extractive" in text) and "LLM" in text, text
+
+
+@pytest.mark.integration
+def test_feedback_endpoint_then_export_then_eval(server, client, tmp_path):
+    """/feedback through gradio_client, then `docqa feedback export`, then `docqa eval` on the export."""
+    import json
+
+    settings, _ = server
+    store = Path(settings.index_dir) / "feedback.jsonl"
+    before = store.read_text(encoding="utf-8").count("\n") if store.exists() else 0
+
+    def rate(question, history, rating, comment=""):
+        a = client.predict(question, history, "extractive", 0, api_name="/ask")
+        return a, client.predict(a["question"], history, a["answer"], a["citations"], a["mode"], rating, comment,
+                                 api_name="/feedback")
+
+    first, rec = rate("What did the Hangzhou court rule?", [], "up")
+    assert rec["rating"] == "up" and rec["citations"] and len(rec["settings"]) == 16 and rec["time"] > 0
+    history = [{"role": "user", "content": first["question"]}, {"role": "assistant", "content": first["answer"]}]
+    rate(FOLLOW_UP, history, "up")
+    refused, _ = rate("What is the boiling point of tungsten in kelvin?", [], "up")  # agreeing with a refusal
+    assert refused["refused"]
+    rate("Which ministry is preparing a dedicated policy document on AI?", [], "down", "should name the ministry")
+    with pytest.raises(Exception, match="rating must be up or down"):
+        client.predict("q?", [], "a", [], "extractive", "meh", "", api_name="/feedback")
+    lines = store.read_text(encoding="utf-8").splitlines()[before:]
+    assert len(lines) == 4 and all(json.loads(x)["mode"] == "extractive" for x in lines)
+
+    env = {**os.environ, "DOCQA_INDEX_DIR": str(settings.index_dir), "DOCQA_CORPUS_DIR": str(settings.corpus_dir)}
+    out = tmp_path / "feedback_qa.jsonl"
+    r = subprocess.run([sys.executable, "-m", "docqa", "feedback", "export", "--out", str(out)], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "3 thumbs-up as eval questions, 1 thumbs-down flagged for review" in r.stdout
+    rows = {x["question"]: x for x in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    up = rows["What did the Hangzhou court rule?"]
+    assert up["evidence"] == [c["quote"] for c in first["citations"]] and up["sources"] == ["001_d5c15e6c1eacf066.txt"]
+    assert "[1]" not in up["answer"] and up["answer"] in first["answer"].replace(" [1]", "")
+    assert rows[FOLLOW_UP]["type"] == "followup" and rows[FOLLOW_UP]["history"] == history
+    assert rows["What is the boiling point of tungsten in kelvin?"]["type"] == "unanswerable"
+    down = rows["Which ministry is preparing a dedicated policy document on AI?"]
+    assert down["review"] is True and down["comment"] == "should name the ministry" and "evidence" not in down
+
+    r = subprocess.run([sys.executable, "-m", "docqa", "eval", str(out), "--quiet", "--out", str(tmp_path / "report"),
+                        "--fail-under", "hit@k=1", "--fail-under", "citation_precision=1",
+                        "--fail-under", "refusal_rate=1"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["overall"]["n"] == 4 and report["meta"]["warnings"] == []
 
 
 @pytest.mark.integration
@@ -225,3 +275,64 @@ def test_failed_turns_are_left_out_of_history():
             {"role": "assistant", "content": "An answer. [1]\n\n<span class=\"docqa-meta\">mode: llm</span>"}]
     assert view.plain_history(msgs) == [{"role": "user", "content": "second?"},
                                         {"role": "assistant", "content": "An answer. [1]"}]
+
+
+@pytest.mark.unit
+def test_a_thumb_rates_the_answer_it_sits_on():
+    import chat_view as view
+
+    def rec(q, text):
+        return {"question": q, "text": text, "refused": False, "mode": "extractive", "note": "", "k": 5, "ms": 3,
+                "citations": [{"n": 1, "source": "a.txt", "quote": text.rstrip(" [1]")}], "related": []}
+
+    turns = [rec("first?", "One. [1]"), rec("third?", "Three. [1]")]
+    meta = '\n\n<span class="docqa-meta">mode: extractive</span>'
+    msgs = [{"role": "user", "content": "first?"}, {"role": "assistant", "content": "One. [1]" + meta},
+            {"role": "user", "content": "second?"}, {"role": "assistant", "content": view.error_markdown("boom")},
+            {"role": "user", "content": [{"type": "text", "text": "third?"}]},
+            {"role": "assistant", "content": "Three. [1]" + meta}]
+    got = view.rated_answer(msgs, turns, 5)  # the error turn has no record: turns stay in step
+    assert got["question"] == "third?" and got["answer"] == "Three. [1]" and got["k"] == 5
+    assert got["history"] == [{"role": "user", "content": "first?"}, {"role": "assistant", "content": "One. [1]"}]
+    assert view.rated_answer(msgs, turns, 1)["question"] == "first?" and view.rated_answer(msgs, turns, 1)["history"] == []
+    assert view.rated_answer(msgs, turns, [5]) == got  # Gradio may send the index as a list
+    for bad in (0, 3, 6, None, "x"):  # a question, an error message, out of range
+        assert view.rated_answer(msgs, turns, bad) is None
+    placeholder = msgs[:5] + [{"role": "assistant", "content": "*searching the documents… (mode: extractive)*"}]
+    assert view.rated_answer(placeholder, turns, 5) is None
+
+
+@pytest.mark.unit
+def test_saved_chats_list_open_delete_and_size_cap(tmp_path, monkeypatch):
+    import chat_view as view
+
+    msgs = [{"role": "user", "content": [{"type": "text", "text": "What did the  Hangzhou court rule, and why "
+                                                                   "did it matter so much to workers?"}]},
+            {"role": "assistant", "content": "A ruling. [1]"}]
+    saved, a = view.save_chat([], "", msgs, [{"question": "q"}])
+    assert a and saved[0]["title"] == "What did the Hangzhou court rule, and why did it matter so…"
+    assert saved[0]["messages"][0] == {"role": "user", "content": msgs[0]["content"][0]["text"]}
+    saved, b = view.save_chat(saved, "", [{"role": "user", "content": "Second?"}], [])
+    assert b != a and [c["id"] for c in saved] == [b, a] and view.chat_choices(saved)[0][0].startswith("Second? · ")
+    saved, same = view.save_chat(saved, a, msgs + msgs, [])  # the open chat moves to the top, same id
+    assert same == a and [c["id"] for c in saved] == [a, b] and len(saved[0]["messages"]) == 4
+    assert view.save_chat(saved, "", [], []) == (saved, "")  # an empty chat is not saved
+    messages, turns, cid, panel = view.chat_view_of(view.find_chat(saved, b))
+    assert cid == b and messages == [{"role": "user", "content": "Second?"}] and panel == view.EMPTY_SOURCES
+    assert [c["id"] for c in view.delete_chat(saved, a)] == [b] and view.chat_view_of(None)[2] == ""
+    monkeypatch.setattr(view, "MAX_SAVED_CHARS", 600)  # the oldest go first; the current chat always stays
+    big = [{"role": "user", "content": "x" * 400}]
+    saved, c = view.save_chat(saved, "", big, [])
+    assert [x["id"] for x in saved] == [c]
+
+
+@pytest.mark.unit
+def test_browser_secret_is_kept_in_the_index_folder(tmp_path):
+    import chat_view as view
+    from core.settings import Settings
+
+    s = Settings(index_dir=tmp_path / "index")
+    key = view.browser_secret(s)
+    assert len(key) >= 24 and view.browser_secret(s) == key  # a restarted server reads the same key
+    assert (tmp_path / "index" / view.SECRET_FILE).stat().st_mode & 0o077 == 0
+    assert view.browser_secret(Settings(index_dir=tmp_path / "other")) != key
