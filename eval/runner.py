@@ -2,8 +2,9 @@
 citations, refusal and latency, overall and per question type.
 
 ``run_eval`` does the work and returns an ``EvalResult``; ``main`` is the CLI
-edge (throwaway index for ``--corpus`` / ``--format squad``, reports, and the
-``--fail-under`` / ``--fail-over`` gates). Metric definitions: eval/metrics.py
+edge (throwaway index for ``--corpus`` / ``--format squad``, reports, the
+comparison with a ``--baseline`` report, and the ``--fail-under`` /
+``--fail-over`` / ``--fail-drop`` gates). Metric definitions: eval/metrics.py
 and eval/README.md.
 """
 from __future__ import annotations
@@ -169,9 +170,9 @@ def run_eval(items: list[EvalItem], settings, k: int | None = None, mode: str | 
     if store is None:
         if read_index_model(settings) is None:
             raise IndexMissingError("no index yet: run `docqa ingest` first, or pass --corpus DIR")
-        embedder = embedder or get_embedder(settings.model_path, settings.embed_batch_size)
-        store = open_store(settings, embedder.name, embedder.dim)
-    embedder = embedder or get_embedder(settings.model_path, settings.embed_batch_size)
+        embedder = embedder or get_embedder(settings)
+        store = open_store(settings, embedder.name, embedder.dim, encoder_id=embedder.encoder_id)
+    embedder = embedder or get_embedder(settings)
     docs = _Docs(store)
     if items:
         from qa.answer import answer
@@ -205,28 +206,67 @@ def run_eval(items: list[EvalItem], settings, k: int | None = None, mode: str | 
 
 
 # -- gates -----------------------------------------------------------------
+def _split_spec(spec: str, flag: str, what: str) -> tuple[str | None, str, float]:
+    """``[TYPE/]METRIC=NUMBER`` -> (type or None, metric, number); InputError on a typo."""
+    name, sep, value = spec.rpartition("=")
+    qtype, _, metric = name.rpartition("/") if "/" in name else ("", "", name)
+    try:
+        v = float(value)
+    except ValueError:
+        v = None
+    if not sep or v is None or metric not in ALL_METRICS:
+        raise InputError(f"{flag} {spec!r}: expected [TYPE/]METRIC={what} with METRIC one of "
+                         f"{', '.join(ALL_METRICS)}")
+    if qtype and qtype not in TYPES + ("other",):
+        raise InputError(f"{flag} {spec!r}: unknown type {qtype!r}; types: {', '.join(TYPES)}")
+    return qtype or None, metric, v
+
+
 def parse_gates(specs: list[str], flag: str) -> list[tuple[str | None, str, float]]:
     """Parse ``[TYPE/]METRIC=VALUE`` specs; raises InputError on a typo."""
     gates = []
     for spec in specs or []:
-        name, sep, value = spec.rpartition("=")
-        qtype, _, metric = name.rpartition("/") if "/" in name else ("", "", name)
-        try:
-            v = float(value)
-        except ValueError:
-            v = None
-        if not sep or v is None or metric not in ALL_METRICS:
-            raise InputError(f"{flag} {spec!r}: expected [TYPE/]METRIC=NUMBER with METRIC one of "
-                             f"{', '.join(ALL_METRICS)}")
-        if qtype and qtype not in TYPES + ("other",):
-            raise InputError(f"{flag} {spec!r}: unknown type {qtype!r}; types: {', '.join(TYPES)}")
+        qtype, metric, v = _split_spec(spec, flag, "NUMBER")
         lower_better = metric in M.LOWER_IS_BETTER
         if flag == "--fail-under" and lower_better:
             raise InputError(f"{metric} is lower-is-better: use --fail-over {spec} (fails when it is above)")
         if flag == "--fail-over" and not lower_better:
             raise InputError(f"{metric} is higher-is-better: use --fail-under {spec}")
-        gates.append((qtype or None, metric, v))
+        gates.append((qtype, metric, v))
     return gates
+
+
+def parse_drops(specs: list[str]) -> list[tuple[str | None, str, float]]:
+    """Parse ``--fail-drop [TYPE/]METRIC=DELTA`` specs (DELTA >= 0); raises InputError on a typo."""
+    gates = []
+    for spec in specs or []:
+        gate = _split_spec(spec, "--fail-drop", "DELTA")
+        if gate[2] < 0:
+            raise InputError(f"--fail-drop {spec!r}: DELTA is how much worse a metric may get, so >= 0")
+        gates.append(gate)
+    return gates
+
+
+def check_drops(result: EvalResult, baseline: dict, drops) -> list[str]:
+    """Messages for every metric that got worse than the baseline by more than its delta.
+
+    Worse means lower for most metrics, higher for the lower-is-better ones (false refusals,
+    latency). A metric missing from either run fails: a gate on nothing is no gate.
+    """
+    failures = []
+    for qtype, metric, delta in drops:
+        label = f"{qtype}/{metric}" if qtype else metric
+        now = result.metric(metric, qtype)
+        old = (baseline.get("overall") if qtype is None else (baseline.get("by_type") or {}).get(qtype, {})) or {}
+        old = old.get(metric)
+        if now is None or old is None:
+            failures.append(f"{label}: no data in {'this run' if now is None else 'the baseline'} to compare")
+            continue
+        worse = (now - old) if metric in M.LOWER_IS_BETTER else (old - now)
+        if worse > delta + 1e-12:
+            verb = "rose" if metric in M.LOWER_IS_BETTER else "dropped"
+            failures.append(f"{label} {verb} by {worse:.3f} (baseline {old:.3f}, now {now:.3f}), more than {delta:g}")
+    return failures
 
 
 def check_gates(result: EvalResult, under, over) -> list[str]:
@@ -245,10 +285,14 @@ def check_gates(result: EvalResult, under, over) -> list[str]:
 
 def main(args, settings) -> int:
     """`docqa eval`: 0 when every gate passes, 1 when one fails (2 via InputError from the CLI)."""
-    from .report import LEGEND, render_table, write_reports
+    from .report import LEGEND, compare, load_baseline, render_comparison, render_table, write_reports
 
     under = parse_gates(args.fail_under, "--fail-under")
     over = parse_gates(getattr(args, "fail_over", []), "--fail-over")
+    drops = parse_drops(getattr(args, "fail_drop", []))
+    baseline = load_baseline(args.baseline) if getattr(args, "baseline", None) else None
+    if drops and baseline is None:
+        raise InputError("--fail-drop compares with a baseline: add --baseline OLD/report.json")
     progress = not getattr(args, "quiet", False)
     if args.format == "squad" and args.corpus:
         raise InputError("--corpus cannot be combined with --format squad: the SQuAD contexts are the corpus")
@@ -277,11 +321,11 @@ def main(args, settings) -> int:
             from ingest.store import open_store
 
             settings = settings.replace(corpus_dir=corpus, index_dir=Path(tmp) / "index", chroma_mode="embedded")
-            embedder = get_embedder(settings.model_path, settings.embed_batch_size)
+            embedder = get_embedder(settings)
             rep = run_ingest(settings, progress=progress, embedder=embedder)
             if not rep.total_chunks:
                 raise InputError(f"nothing could be indexed from {corpus}; it needs .txt/.md/.html/.pdf/.docx files")
-            store = open_store(settings, embedder.name, embedder.dim)
+            store = open_store(settings, embedder.name, embedder.dim, encoder_id=embedder.encoder_id)
             meta["index"] = f"throwaway index of {corpus if args.format != 'squad' else args.set}"
         else:
             meta["index"] = str(settings.index_dir if settings.chroma_mode == "embedded"
@@ -292,10 +336,13 @@ def main(args, settings) -> int:
     print(LEGEND)
     print(f"weakest type: {result.weakest_type or '-'}"
           + (f"; {result.meta['errors']} question(s) failed with an error" if result.meta["errors"] else ""))
+    comparison = compare(result, baseline) if baseline else None
+    if comparison:
+        print(render_comparison(comparison, result.meta))
     if args.out:
-        paths = write_reports(result, args.out)
+        paths = write_reports(result, args.out, comparison)
         print("wrote " + ", ".join(str(p) for p in paths.values()))
-    failures = check_gates(result, under, over)
+    failures = check_gates(result, under, over) + (check_drops(result, baseline, drops) if baseline else [])
     for f in failures:
         print(f"FAIL {f}", file=sys.stderr)
     return 1 if failures else 0

@@ -1,9 +1,11 @@
 """``answer``: question in, cited Answer out (extractive by default, or through an LLM).
 
-Steps: clean the question; rewrite a follow-up from history; hybrid retrieval;
-score the retrieved chunks' stored sentences; refuse when the evidence is weak
-or key terms are missing; otherwise quote the best sentences (extractive) or
-ask the LLM and keep only its sentences a passage supports.
+Steps: clean and read the question (``qa.question``); rewrite a follow-up from history; hybrid
+retrieval; score the retrieved chunks' stored sentences and re-order the passages by their best
+one; pick the sentences to quote, sized to the question (``qa.select``); refuse when the fitted
+answerability model says the documents don't answer (``qa.answerability``); otherwise quote the
+picks (extractive) or ask the LLM and keep only its sentences a passage supports. An overview
+question quotes the opening statements of the documents it is about.
 """
 from __future__ import annotations
 
@@ -12,16 +14,21 @@ import time
 from dataclasses import dataclass
 
 from core.errors import InputError, LLMUnavailableError
-from core.text import chat_turns, is_heading
+from core.text import chat_turns
 
-from . import extractive, refusal
+from . import answerability, extractive
 from .models import Answer, Citation
+from .question import Question, analyze
 from .retrieve import get_resources, search
+from .select import expand_lists, leads, overview_docs, select
 
 MAX_QUESTION = 2000  # characters; longer questions are cut (a 100 KB paste must stay fast)
 REFUSAL_TEXT = "The documents don't say. The closest passages are listed as related, but they do not answer this."
 N_RELATED = 3
 CONSISTENT_TRIES = 3  # snapshots tried when a re-index switches versions mid-question
+RERANK_POOL = 2  # passages retrieved per passage kept: the extra ones compete on their best sentence
+NO_ENTITIES = ("this index records no entities (built before they were): run `docqa ingest` to add them; "
+               "until then answer types are checked on numbers only")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
@@ -93,14 +100,16 @@ class Evidence:
     question: str  # cleaned
     query: str  # the retrieval query (a follow-up rewritten from history)
     res: object  # qa.retrieve.Resources of the manifest snapshot used
-    passages: list  # Passage, best first
+    passages: list  # Passage, best first (re-ordered by their best sentence)
     ranked: list  # Candidate, scored and sorted (extractive.rank)
     said: str = ""  # what the assistant already answered in this chat
+    info: Question | None = None  # the question, read (qa.question.analyze)
 
 
 def gather(q: str, history, settings, mode: str, k: int, embedder=None, store=None) -> Evidence:
     """Retrieve and score the evidence for cleaned question ``q`` (answering and calibration share it)."""
     res = get_resources(settings, embedder, store)
+    info = analyze(q)
     query = q
     if history:
         from .followup import condense, rewrite
@@ -112,7 +121,7 @@ def gather(q: str, history, settings, mode: str, k: int, embedder=None, store=No
         else:
             query = rewrite(q, history)
     for attempt in range(CONSISTENT_TRIES):
-        passages = search(query, res, k)
+        passages = search(query, res, RERANK_POOL * k)
         cands = extractive.fetch_candidates(res.store, passages)
         if (not res.stale_hits and {c.chunk_id for c in cands} >= {p.chunk_id for p in passages}) \
                 or attempt == CONSISTENT_TRIES - 1:
@@ -121,15 +130,12 @@ def gather(q: str, history, settings, mode: str, k: int, embedder=None, store=No
         # version our snapshot doesn't know, or sentences already dropped): read a new snapshot.
         res = get_resources(settings, embedder, store)
     said = _said(history)
-    return Evidence(q, query, res, passages, extractive.rank(q, query, res, cands, said), said)
-
-
-def _picks(ev: Evidence, n: int) -> list:
-    """The sentences to quote: new to this chat, statements (not headings or questions), MMR-selected."""
-    fresh = [c for c in ev.ranked if not (ev.said and c.text.strip() in ev.said)]
-    stating = [c for c in fresh if not is_heading(c.text) and not c.text.rstrip().endswith("?")]
-    picks = extractive.select(stating or fresh or ev.ranked, n)
-    return extractive.expand_lists(picks, ev.res.store, ev.res.records)
+    ranked = extractive.rank(q, query, res, cands, said, info)
+    if query == q:
+        passages, ranked = extractive.rerank_passages(passages, ranked, k)
+    else:  # a follow-up's passages were found for the conversation; its sentences score the question alone
+        passages, ranked = extractive.rerank_passages(passages, ranked, k, rrf_only=True)
+    return Evidence(q, query, res, passages, ranked, said, info)
 
 
 def answer(question: str, history: list[dict] | None = None, settings=None, mode: str | None = None,
@@ -155,7 +161,8 @@ def answer(question: str, history: list[dict] | None = None, settings=None, mode
     timings["retrieve"] = (time.perf_counter() - t0) * 1000.0
     t1 = time.perf_counter()
     by_id = {p.chunk_id: p for p in ev.passages}
-    decision = refusal.assess(q, ev.passages, ev.ranked, settings.refusal_threshold)
+    if any(c.ents is None for c in ev.ranked[:1]):
+        notes.append(NO_ENTITIES)
 
     def done(text, cites, refused, used_mode, flagged=(), related=()):
         timings["answer"] = (time.perf_counter() - t1) * 1000.0
@@ -164,11 +171,19 @@ def answer(question: str, history: list[dict] | None = None, settings=None, mode
                       timings_ms={key: round(v, 2) for key, v in timings.items()}, related=tuple(related),
                       flagged=tuple(flagged), note=_join(notes))
 
-    if decision.refuse:
-        notes.append(f"refused: {decision.reason}")
+    if ev.info.shape == "overview":
+        picks = leads(ev.res.store, ev.res.records, overview_docs(ev.info, ev.passages, ev.ranked, ev.res.records))
+        if picks:
+            notes.append("an overview: the opening statements of each document it is about")
+            return done(*extractive_text(picks, by_id), False, "extractive")
+    picks = expand_lists(select(ev.info, ev.ranked, settings.answer_sentences, ev.said), ev.res.store,
+                         ev.res.records)
+    decision = answerability.decide(ev.info, answerability.features(ev.info, ev.passages, ev.ranked, picks, ev.res),
+                                    threshold=settings.refusal_threshold)
+    if decision.refuse or not picks:
+        notes.append(f"refused: {decision.reason or 'nothing relevant was retrieved'}")
         return done(REFUSAL_TEXT, (), True, mode, related=_related(ev.passages, ev.ranked, by_id))
-    notes.append(decision.premise_note)
-    picks = _picks(ev, settings.answer_sentences)
+    notes.append(answerability.premise_note(q, ev.passages))
     if mode == "extractive":
         return done(*extractive_text(picks, by_id), False, mode)
 

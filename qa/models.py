@@ -33,6 +33,7 @@ class Candidate:
     cos: float = 0.0
     coverage: float = 0.0
     score: float = 0.0
+    ents: tuple | None = None  # (label, text) entities recorded at ingest; None: the index has none
 
     def __getattr__(self, name):
         if name == "sentence":  # not set yet (copy, unpickling): no recursion

@@ -1,19 +1,21 @@
-"""Does a passage support a sentence? Lexical content-word overlap plus embedding cosine.
+"""Does a passage support a sentence? The same text features answering uses, plus embedding cosine.
 
-Used on every sentence an LLM writes: a sentence that adds names or numbers
-the passage lacks, or shares too little with it, is not shown as cited fact.
+Used on every sentence an LLM writes: a sentence that adds names or numbers the passage lacks,
+flips its negation, or shares too little with it, is not shown as cited fact. ``looks_like_instruction``
+spots text addressed to an assistant: it is kept out of what the LLM reads and of what it may say.
 """
 from __future__ import annotations
 
 import re
 
-from core.text import names, numbers, sentences, stems, tokenize
+from core.text import lemma_set, lemmas, name_in, names, negations, numbers, sentences, tokenize
 
 # Text addressed to an assistant rather than a reader: a planted prompt injection.
 _INSTRUCTION = re.compile(
     r"\b(ignore|disregard|forget|override)\b.{0,40}\b(previous|prior|above|earlier|all|your)\b.{0,20}"
     r"\b(instructions?|prompts?|rules?|directions?)\b|\byou are now\b|\b(system|developer) prompt\b|"
-    r"\b(reply|respond|answer|say|print|output)\s+(only|exactly|with only)\b|\bas an ai (assistant|model)\b",
+    r"\b(reply|respond|answer|say|print|output)\s+(?:only|exactly|with only)\s*(?:with|in|using|as|the words?|[:\"“])|"
+    r"\bas an ai (assistant|model)\b",
     re.I | re.S)
 
 MIN_OVERLAP = 0.5  # share of the sentence's content words found in the passage
@@ -22,9 +24,10 @@ MIN_SCORE = 0.6  # their mean
 
 
 def overlap(sentence: str, passage_text: str) -> float:
-    """Share of the sentence's stemmed content words that occur in the passage."""
-    s = stems(sentence)
-    return len(s & stems(passage_text)) / len(s) if s else 0.0
+    """Share of the sentence's content words whose lemmas occur in the passage."""
+    have = lemma_set(passage_text)
+    ws = tokenize(sentence)
+    return sum(1 for w in ws if lemmas(w) & have) / len(ws) if ws else 0.0
 
 
 def best_cosine(sentence: str, passage_text: str, embedder) -> tuple[float, int]:
@@ -41,10 +44,12 @@ def best_cosine(sentence: str, passage_text: str, embedder) -> tuple[float, int]
 def is_supported(sentence: str, passage_text: str, embedder) -> tuple[bool, float]:
     """(supported, score in [0, 1]) of ``sentence`` given ``passage_text``.
 
-    Supported means: every number and proper name of the sentence occurs in the
-    passage, at least half its content words occur in the passage sentence
-    closest to it or that sentence's neighbours, its best cosine to one passage
-    sentence is at least 0.45, and the mean of those two is at least 0.6.
+    Supported means: every number (digits or words) and proper name of the sentence occurs in
+    the passage (accents folded), the sentence is negated exactly when the passage sentence
+    closest to it is ("firms can lay off" is not supported by "firms can't just lay off"), at
+    least half its content words occur (by lemma) in that sentence or its neighbours, its best
+    cosine to one passage sentence is at least MIN_COSINE, and the mean of those two is at
+    least MIN_SCORE.
     """
     if not tokenize(sentence) or not passage_text.strip():
         return False, 0.0
@@ -54,10 +59,9 @@ def is_supported(sentence: str, passage_text: str, embedder) -> tuple[bool, floa
     parts = sentences(passage_text) or [passage_text]
     lex = overlap(sentence, " ".join(parts[max(0, i - 1): i + 2]))
     score = max(0.0, min(1.0, 0.5 * lex + 0.5 * cos))
-    low_passage = passage_text.lower().replace("’", "'")
-    p_numbers = numbers(passage_text)
-    facts_ok = numbers(sentence) <= p_numbers and all(n in low_passage for n in names(sentence))
-    ok = facts_ok and lex >= MIN_OVERLAP and cos >= MIN_COSINE and score >= MIN_SCORE
+    facts_ok = numbers(sentence) <= numbers(passage_text) and all(name_in(n, passage_text) for n in names(sentence))
+    same_polarity = (negations(sentence) > 0) == (negations(parts[min(i, len(parts) - 1)]) > 0)
+    ok = facts_ok and same_polarity and lex >= MIN_OVERLAP and cos >= MIN_COSINE and score >= MIN_SCORE
     return ok, score
 
 

@@ -139,9 +139,42 @@ def test_list_lead_in_brings_its_items_and_headings_are_not_quoted(seed_settings
     ans = answer("Which new job categories is AI generating in China?", settings=seed_settings, embedder=embedder)
     assert not ans.refused
     assert "Data Annotators" in ans.text and "Prompt Engineers" in ans.text  # bullet items of the list
-    from qa.extractive import is_heading
+    from core.text import is_heading
 
     assert not any(is_heading(c.quote) for c in ans.citations)
     assert is_heading("Experts Recommend Policies to Ensure AI Benefits Inclusive Economic Growth")
     assert not is_heading("- Establishing regional AI innovation zones equipped with infrastructure")
     assert not is_heading("Key strategies deployed include:")
+
+
+def test_overview_question_quotes_each_documents_lead(seed_settings, embedder):
+    ans = answer("what are these articles about?", settings=seed_settings, embedder=embedder)
+    assert not ans.refused and "overview" in ans.note
+    assert len({c.source for c in ans.citations}) == 4  # every article of the corpus, not one passage
+    one = answer("Summarise the piece on robotaxis and remote safety operators", settings=seed_settings,
+                 embedder=embedder)
+    assert not one.refused and len({c.source for c in one.citations}) == 1
+
+
+def test_answer_size_follows_the_question(seed_settings, embedder):
+    factoid = answer("Which news agency reported the policy document?", settings=seed_settings, embedder=embedder)
+    listing = answer("List the strategies China uses to protect jobs from automation", settings=seed_settings,
+                     embedder=embedder)
+    assert not factoid.refused and not listing.refused
+    assert len(factoid.citations) <= 2 < len(listing.citations)
+
+
+def test_index_without_entities_says_how_to_upgrade(make_settings, embedder):
+    """An index written before entities were recorded still answers, with a one-line note to re-ingest."""
+    from ingest.pipeline import run_ingest
+    from ingest.store import open_store
+
+    s = make_settings()
+    run_ingest(s, progress=False, embedder=embedder)
+    store = open_store(s, embedder.name, embedder.dim)
+    got = store.chunks.get(include=["metadatas"])
+    metas = [{**m, "sentence_ents": json.dumps([None] * len(json.loads(m["sentence_spans"])))}
+             for m in got["metadatas"]]
+    store.chunks.update(ids=got["ids"], metadatas=metas)  # what an older docqa wrote: no entities recorded
+    ans = answer("Which court ruled on AI layoffs?", settings=s, embedder=embedder)
+    assert "records no entities" in ans.note and "docqa ingest" in ans.note and "\n" not in ans.note

@@ -47,7 +47,7 @@ def test_queries_during_reindex_see_old_or_new_never_half(make_settings, embedde
             i += 1
             try:
                 answers.append((q, answer(q, settings=s, embedder=embedder)))
-            except Exception as e:  # any error while the index changes is a failure
+            except Exception:  # any error while the index changes is a failure
                 import traceback
                 errors.append(traceback.format_exc())
 

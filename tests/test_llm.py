@@ -165,3 +165,21 @@ def test_slow_llm_times_out_and_extractive_answer_is_offered(seed_settings, embe
     assert ans.mode == "extractive" and ans.citations and "LLM unreachable" in ans.note
     assert "Timeout" in ans.note or "timed out" in ans.note.lower()
     assert ans.timings_ms["llm"] < 25000, took  # gave up at the 1 s timeout, did not wait 30 s for the server
+
+
+
+@pytest.mark.integration
+def test_instructions_are_kept_from_the_llm_not_from_quotes(seed_settings, embedder):
+    """A planted instruction never reaches the model; an ordinary "respond only to..." sentence does."""
+    import dataclasses
+
+    ordinary = dataclasses.replace(P1, text=P1.text + " Employees should respond only to verified requests.")
+    prompts = []
+
+    def capture(messages):  # records what the model would read
+        prompts.append(messages[-1]["content"])
+        return ""
+
+    llm_answer("What must companies do?", [ordinary, PLANTED], [], seed_settings, embedder, {}, chat=capture)
+    assert "HACKED" not in prompts[0] and "respond only to verified requests" in prompts[0]
+    assert not looks_like_instruction("Employees should respond only to verified requests.")

@@ -31,7 +31,7 @@ def snapshot(settings, embedder):
 
     store = open_store(settings, embedder.name, embedder.dim)
     chunks = store.chunks.get(include=[])["ids"]
-    sentences = store.sentences.get(include=[])["ids"]
+    sentences = store.stored_sentences()
     return sorted(store.records()), sorted(chunks), len(sentences)
 
 

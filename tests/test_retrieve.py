@@ -32,8 +32,11 @@ def test_no_near_duplicate_passages(seed_settings, embedder):
 def test_followup_history_changes_retrieval(seed_settings, embedder):
     hist = [{"role": "user", "content": "Tell me about the Hangzhou Intermediate People’s Court ruling."}]
     q = "What does it require companies to do?"
-    with_h = retrieve(q, seed_settings, k=3, history=hist, embedder=embedder)
+    # k=5 (top_k's default): the chunk with the ruling's retraining duty ranks 5th once the earlier turn's
+    # names join the query, and nowhere in the top 5 without them.
+    with_h = retrieve(q, seed_settings, k=5, history=hist, embedder=embedder)
     assert any("retraining" in p.text for p in with_h)
+    assert not any("retraining" in p.text for p in retrieve(q, seed_settings, k=5, embedder=embedder))
 
 
 def test_lexical_index_follows_reingest(make_settings, embedder):

@@ -1,0 +1,147 @@
+"""What a question asks for: its answer type, its shape, and the terms it pins down.
+
+``analyze`` reads only the question (no model): the wh-word that opens its first clause gives
+the expected kind of answer (who -> a person or organisation, when -> a date, how many -> an
+amount...), cue words give its shape (a list, an explanation, a comparison, an overview, yes/no),
+and ``core.text`` gives its names, numbers, ordinals and negations. Answering sizes the quote by
+the shape; the answerability model checks the type and the pinned terms against the sentences.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from core.text import (AMOUNT_LIKE, PERSON_LIKE, PLACE_LIKE, TIME_LIKE, fold, lemma_set, lemmas, name_runs,
+                       names, negations, numbers, ordinals, tokenize, words)
+
+# The wh-word (or auxiliary) that opens a clause decides the type; a "when" inside the sentence
+# ("what happens to workers when factories automate?") is a conjunction, not the question.
+_OPENER = re.compile(r"(?:^|[,;:?!.]\s*|\b(?:and|but|or|so|then|also)\s+)"
+                     r"(?:(?:in|on|at|by|for|from|to|since|until|of|with|about|during)\s+)?"
+                     r"(who|whom|whose|when|where|why|how|what|which|is|are|was|were|do|does|did|can|could|"
+                     r"should|would|will|has|have|had)\b", re.I)
+_TIME_NOUNS = r"year|date|day|month|century|decade|time|period|era|age|season|week|hour"
+_AMOUNT_NOUNS = (r"percentage|percent|number|amount|share|proportion|rate|cost|price|sum|population|size|"
+                 r"salary|wage|fine|budget|figure|total|quantity|count|value|length|height|weight|distance")
+_PLACE_NOUNS = r"country|city|state|place|region|location|continent|town|river|island|nation|province|area|county"
+_PEOPLE_NOUNS = (r"person|man|woman|people|employee|worker|author|writer|leader|king|queen|president|official|"
+                 r"founder|ceo|chairman|minister|judge|scientist|artist|singer|player|son|daughter|wife|husband")
+_ORG_NOUNS = (r"company|firm|organi[sz]ation|agency|group|court|ministry|party|team|university|newspaper|outlet|"
+              r"institution|department|bank|government|school|band|club")
+_AMOUNT_HOW = re.compile(r"\s+(many|much|long|old|far|large|big|high|often|fast|tall|deep|wide)\b")
+_LIST = re.compile(r"\b(list|name (?:all|some|the)|what are (?:some|the)|which (?:are|were)|examples?|ways|steps|"
+                   r"measures|strategies|factors|reasons|kinds|types)\b", re.I)
+_EXPLAIN = re.compile(r"^\s*(why|how (?!many|much|long|old|far|large|big|high|often))|\b(explain|describe|reason)",
+                      re.I)
+_COMPARE = re.compile(r"\b(compare[sd]?|comparison|differ(?:ence|s|ent)?|versus|vs\.?|similar(?:ity|ities)?|"
+                      r"contrast|unlike|both)\b", re.I)
+_OVERVIEW = re.compile(r"\b(summari[sz]e|summary|overview|tl;?dr|gist|main (?:point|idea|argument)s?|"
+                       r"(?:what|which) (?:are|is) (?:these|the|this|those) (?:articles?|documents?|pieces?|"
+                       r"texts?|papers?|posts?)(?: \w+)? about|about what)\b", re.I)
+_EXCLUDE = re.compile(r"\b(?:besides|apart from|other than|except(?: for)?|aside from)\s+([\w’'\- ]{2,40}?)"
+                      r"(?=[,?.;]|\s+(?:which|what|who|where|when|how|is|are|do|does|did)\b|$)", re.I)
+_WHOLE_CORPUS = re.compile(r"\b(these|the|all|those)\s+(articles|documents|pieces|texts|papers|posts|sources)\b",
+                           re.I)
+
+NOUN_WINDOW = 3  # words after "what"/"which" searched for the noun it asks about
+EXPECTED = {"people": frozenset({"PERSON"}), "organisation": frozenset({"ORG", "NORP", "GPE"}), "person": PERSON_LIKE,
+            "time": TIME_LIKE, "place": PLACE_LIKE, "amount": AMOUNT_LIKE}
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question, read: ``kind`` is what the answer names, ``shape`` how long it should be."""
+
+    text: str
+    kind: str  # person | people | organisation | time | place | amount | why | how | yesno | what | other
+    shape: str  # factoid | list | explain | compare | overview
+    expected: frozenset  # entity labels an answer sentence should hold (empty: any)
+    names: frozenset  # proper-noun words (lowercased)
+    name_phrases: tuple  # multi-word capitalised names ("Hangzhou Intermediate People's Court")
+    numbers: frozenset
+    ordinals: frozenset
+    negated: bool
+    excluded: tuple  # what "besides X" / "other than X" rules out, folded
+    whole_corpus: bool  # "these articles": about every document, not one passage
+    tokens: tuple  # content tokens (core.text.tokenize), in order
+    lemmas: frozenset
+
+
+def _only_verb(word: str) -> bool:
+    """A word spaCy's lemma tables know as a verb and not as a noun ("happens", "caused")."""
+    noun, verb = [set(), set()]
+    tables = _tables()
+    for pos, found in (("noun", noun), ("verb", verb)):
+        index, exc, _ = tables.get(pos, (frozenset(), {}, []))
+        found.update(lem for lem in lemmas(word) if lem in index or word in exc)
+    return bool(verb) and not noun
+
+
+def _tables() -> dict:
+    from core.text import _lemma_tables
+
+    return _lemma_tables()
+
+
+def _kind(q: str) -> str:
+    m = _OPENER.search(q)
+    if not m:
+        return "other"
+    w, rest = m.group(1).lower(), q[m.end():].lower()
+    if w in ("who", "whom", "whose"):
+        return "person"
+    if w in ("when", "where", "why"):
+        return {"when": "time", "where": "place", "why": "why"}[w]
+    if w == "how":
+        return "amount" if _AMOUNT_HOW.match(rest) else "how"
+    if w in ("what", "which"):
+        # The noun the wh-word asks about: "what monthly wage", "what was the name of the employee".
+        head = re.sub(r"^\s+(?:(?:is|was|are|were)\s+)?(?:(?:the|a|an)\s+)?", " ", rest)
+        head = re.sub(r"^\s*name\s+of\s+(?:(?:the|a|an)\s+)?", " ", head).split()[:NOUN_WINDOW]
+        for n in head:
+            if n == "name":
+                return "person"
+            for kind, pattern in (("time", _TIME_NOUNS), ("amount", _AMOUNT_NOUNS), ("place", _PLACE_NOUNS),
+                                  ("people", _PEOPLE_NOUNS), ("organisation", _ORG_NOUNS)):
+                if any(re.fullmatch(rf"(?:{pattern})s?", form) for form in (n, *lemmas(n))):
+                    return kind
+            if n in ("of", "to", "did", "does", "do", "is", "was", "are", "were", "has", "have", "will", "can") \
+                    or _only_verb(n):
+                break  # past the noun phrase the wh-word governs ("what happens to workers")
+        return "what"
+    return "yesno"
+
+
+def _shape(q: str, kind: str) -> str:
+    if _OVERVIEW.search(q):
+        return "overview"
+    if _COMPARE.search(q):
+        return "compare"
+    if _LIST.search(q):
+        return "list"
+    if kind in ("why", "how") or _EXPLAIN.search(q):
+        return "explain"
+    return "factoid"
+
+
+def analyze(question: str) -> Question:
+    """Read ``question`` (cleaned, one line); see the module docstring."""
+    kind = _kind(question)
+    excluded = tuple(fold(m.group(1)).strip() for m in _EXCLUDE.finditer(question))
+    return Question(
+        text=question, kind=kind, shape=_shape(question, kind), expected=frozenset(EXPECTED.get(kind, ())),
+        names=frozenset(names(" " + question)), name_phrases=tuple(name_runs(question, min_words=2)),
+        numbers=frozenset(numbers(question)), ordinals=frozenset(ordinals(question)),
+        negated=negations(question) > 0, excluded=excluded, whole_corpus=bool(_WHOLE_CORPUS.search(question)),
+        tokens=tuple(dict.fromkeys(tokenize(question))), lemmas=frozenset(lemma_set(question)))
+
+
+def mentions(q: Question, text: str) -> bool:
+    """Whether ``text`` (an entity) is something the question itself names (so it is not an answer)."""
+    t = fold(text)
+    return bool(t) and (t in fold(q.text) or any(t in x or x in t for x in q.excluded if x))
+
+
+def words_of(q: Question) -> list[str]:
+    """Every word of the question, lowercased (for order and negation checks)."""
+    return words(q.text)

@@ -1,0 +1,45 @@
+"""qa/question.py: answer type and shape from the question alone (general English, no set's wording)."""
+import pytest
+
+from qa.question import analyze
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("What happens to workers when factories automate?", "what"),  # "when" inside is a conjunction
+    ("When did the court rule?", "time"),
+    ("In what year did the Normans conquer England?", "time"),
+    ("Who benefits most from cheaper robots?", "person"),
+    ("which ministry is preparing the policy", "organisation"),
+    ("What was the name of the employee who sued?", "people"),
+    ("How many graduates entered the job market?", "amount"),
+    ("how long did the strike last", "amount"),
+    ("Where were the servers hosted?", "place"),
+    ("Why did France give up its lands?", "why"),
+    ("How does the new rule work?", "how"),
+    ("does guangdong come up anywhere?", "yesno"),
+    ("ok so, who wrote it?", "person"),  # the wh-word opens a later clause
+])
+def test_kind(question, kind):
+    assert analyze(question).kind == kind
+
+
+@pytest.mark.parametrize("question, shape", [
+    ("what are these articles about?", "overview"),
+    ("Summarise the piece on robotaxis", "overview"),
+    ("How does the Japanese approach differ from China's?", "compare"),
+    ("List the strategies the government uses", "list"),
+    ("Why are investors cautious?", "explain"),
+    ("Which court ruled on AI layoffs?", "factoid"),
+])
+def test_shape(question, shape):
+    assert analyze(question).shape == shape
+
+
+def test_pinned_terms():
+    q = analyze("besides Zhejiang, which other province tried the fourth plan in 2025 without subsidies?")
+    assert q.kind == "place" and q.excluded == ("zhejiang",)
+    assert q.numbers == {"2025"} and q.ordinals == {4} and q.negated
+    assert analyze("what do these articles say about jobs?").whole_corpus
+    assert not analyze("what does the article say about jobs?").whole_corpus

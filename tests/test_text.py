@@ -1,0 +1,54 @@
+"""core/text.py: the one text module. Each case is a misfire of the old rules, as a general case."""
+import pytest
+
+from core.text import (fact_tokens, lemma_set, lemmas, name_in, name_runs, names, negations, numbers, ordinals,
+                       sentence_spans, tokenize)
+
+pytestmark = pytest.mark.unit
+
+
+def test_lemmas_keep_related_words_apart():
+    # A six-letter stem made employer = employee = employment and intern = internet.
+    assert not lemmas("employer") & lemmas("employee")
+    assert not lemmas("employee") & lemmas("employment")
+    assert not lemmas("intern") & lemmas("internet")
+    # ...while inflections still meet.
+    assert lemmas("employers") & lemmas("employer")
+    assert lemmas("ruled") & lemmas("ruling")
+    assert lemmas("went") == frozenset({"go"})
+    assert lemmas("policies") & lemmas("policy")
+
+
+def test_unknown_words_keep_their_singular():
+    assert "robotaxi" in lemmas("robotaxis")
+    assert {"robotaxi", "graduate"} <= lemma_set("Robotaxis replace graduates")
+
+
+def test_number_words_read_as_numbers():
+    assert numbers("four of the 10,000 workers") == {"4", "10000"}
+    assert numbers("2 firms") == numbers("two firms")
+    assert numbers("one of them") == set()  # "one" is a pronoun far more often
+    assert ordinals("the fourth son and the 3rd daughter") == {3, 4}
+    assert fact_tokens("12.7 million") == fact_tokens("12,700,000")
+
+
+def test_names_drop_quotes_and_match_accents_and_demonyms():
+    assert names("is it 'the two Koreas' now?") == {"koreas"}  # not "koreas'"
+    assert name_in("herve", "Hervé Beauséjour said") and name_in("beausejour", "Hervé Beauséjour said")
+    assert name_in("japanese", "policies in Japan") and name_in("china", "Chinese firms")
+    assert not name_in("austria", "a firm in Australia")
+    assert name_runs("The Ministry of Human Resources and Social Security said") == [
+        "Ministry of Human Resources and Social Security"]
+
+
+def test_negation_is_read_not_dropped():
+    assert negations("firms can't just lay off employees") == 1
+    assert negations("firms can lay off employees") == 0
+    assert negations("it never happened, not once") == 2
+    assert "not" not in tokenize("not a stopword-free word")  # tokenize drops it; negations() keeps count
+
+
+def test_sentence_spans_are_exact_offsets():
+    text = "Dr. Wang spoke. The U.S. firm agreed!\nA new line starts here"
+    spans = sentence_spans(text)
+    assert [text[s:e] for s, e in spans] == ["Dr. Wang spoke.", "The U.S. firm agreed!", "A new line starts here"]
