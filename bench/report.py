@@ -146,7 +146,8 @@ def extrapolate_1m(res: dict) -> dict | None:
     def line(y1, y2):
         if y1 is None or y2 is None:
             return None
-        return y2 + (y2 - y1) * (1_000_000 - c2) / (c2 - c1)
+        # A noisy smaller size can measure slower than the larger one; nothing shrinks with the index.
+        return y2 + max(0.0, y2 - y1) * (1_000_000 - c2) / (c2 - c1)
 
     return {"from": f"{c1:,} and {c2:,} chunks", "p95_ms": line(q1.get("answer", {}).get("p95"), q2.get("answer", {}).get("p95")),
             "rss_mb": line(q1.get("peak_rss_answers_mb"), q2.get("peak_rss_answers_mb")),
