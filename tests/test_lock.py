@@ -60,12 +60,16 @@ def _server(make_settings, port, tmp_path, collection="docqa"):
                                    collection=collection)
 
 
+def _settings(mode, make_settings, tmp_path, request):
+    """An empty corpus folder, its index embedded or on the test's Chroma server."""
+    s = make_settings(copy_seed=False)
+    return _server(make_settings, request.getfixturevalue("chroma_server"), tmp_path) if mode == "http" else s
+
+
 # -- the lock itself ------------------------------------------------------------------------------
 @pytest.mark.parametrize("mode", ["embedded", "http"])
 def test_second_writer_waits_or_names_the_holder(mode, make_settings, tmp_path, request):
-    s = make_settings(copy_seed=False)
-    if mode == "http":
-        s = _server(make_settings, request.getfixturevalue("chroma_server"), tmp_path)
+    s = _settings(mode, make_settings, tmp_path, request)
     holder = _hold(s, 5, tmp_path)
     try:
         with pytest.raises(IndexBusyError, match=rf"being written by host {socket.gethostname()}, "
@@ -87,9 +91,7 @@ def test_second_writer_waits_or_names_the_holder(mode, make_settings, tmp_path, 
 
 @pytest.mark.parametrize("mode", ["embedded", "http"])
 def test_a_killed_holder_frees_the_lock(mode, make_settings, tmp_path, request):
-    s = make_settings(copy_seed=False)
-    if mode == "http":
-        s = _server(make_settings, request.getfixturevalue("chroma_server"), tmp_path)
+    s = _settings(mode, make_settings, tmp_path, request)
     holder = _hold(s, 120, tmp_path)
     holder.send_signal(signal.SIGKILL)
     holder.wait(timeout=30)
@@ -177,9 +179,7 @@ def _two_writers(s, a: Path, b: Path, cwd) -> list[str]:
 
 @pytest.mark.parametrize("mode", ["embedded", "http"])
 def test_two_writers_on_disjoint_folders_equal_a_clean_build(mode, make_settings, embedder, tmp_path, request):
-    s = make_settings(copy_seed=False)
-    if mode == "http":
-        s = _server(make_settings, request.getfixturevalue("chroma_server"), tmp_path)
+    s = _settings(mode, make_settings, tmp_path, request)
     a, b = _split_corpus(s.corpus_dir)
     waited = 0
     for n in (1, 2, 3):
