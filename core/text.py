@@ -329,9 +329,15 @@ NEGATIONS = frozenset("""not no never none nobody nothing neither nor without ca
 didn't isn't aren't wasn't weren't hasn't haven't hadn't shouldn't wouldn't couldn't mustn't""".split())
 
 
+# "not only X but Y", "not just X": the words that follow a negation and turn it into emphasis.
+EMPHASIS_AFTER_NOT = frozenset("just only merely simply".split())
+
+
 def negations(text: str) -> int:
-    """How many negation words ``text`` holds ("can't", "not", "never"...)."""
-    return sum(1 for w in words(text) if w in NEGATIONS or w.endswith("n't"))
+    """How many negation words ``text`` holds ("can't", "not", "never"...); "not only/just" is emphasis, not one."""
+    ws = words(text)
+    return sum(1 for i, w in enumerate(ws) if (w in NEGATIONS or w.endswith("n't"))
+               and not (w == "not" and i + 1 < len(ws) and ws[i + 1] in EMPHASIS_AFTER_NOT))
 
 
 # -- chat history ----------------------------------------------------------------

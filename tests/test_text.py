@@ -45,6 +45,9 @@ def test_negation_is_read_not_dropped():
     assert negations("firms can't just lay off employees") == 1
     assert negations("firms can lay off employees") == 0
     assert negations("it never happened, not once") == 2
+    # "not only / not just" adds emphasis; the sentence asserts what follows
+    assert negations("the goal is to create roles, not just eliminate them") == 0
+    assert negations("it is not only cheap but fast") == 0
     assert "not" not in tokenize("not a stopword-free word")  # tokenize drops it; negations() keeps count
 
 
