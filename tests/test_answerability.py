@@ -61,8 +61,9 @@ def test_near_misses_number_ordinal_negation_order():
     assert f["ordinal_differs"] == 1
     f = _features("What happened to 10,000 workers in 2024?", "In 2023, 5,000 workers were retrained.")
     assert f["numbers_differ"] == 1 and f["missing_numbers"] == 2
-    f = _features("Why can firms lay off workers?", "Firms can't just lay off workers.")
-    assert f["negation_differs"] == 1
+    # A negated question is a near-miss signal; a negated sentence is not (it is often the answer itself).
+    assert _features("Why can't firms lay off workers?", "Firms lay off workers.")["question_negated"] == 1
+    assert _features("What did the court rule?", "Firms can't just lay off workers.")["question_negated"] == 0
     swapped = order_agreement("who put motions on the questions", "the officer puts questions on the motions")
     assert swapped < order_agreement("who put questions on the motions", "the officer puts questions on the motions") == 1.0
 
@@ -95,3 +96,14 @@ def test_premise_note_only_when_the_pair_never_meets():
                   "later, and far from any of those cases, officials in Beijing issued guidance on retraining.")]
     assert "Beijing court" in premise_note("Why did the Beijing court allow layoffs?", p)
     assert premise_note("Why did the Hangzhou court rule?", p) == ""
+
+
+def test_a_missing_date_or_amount_weighs_apart_from_a_missing_name():
+    ruling = "A court ruled that firms can't lay off employees because AI is cheaper."
+    f = _features("On what date did the court issue its ruling?", ruling, [("ORG", "court")])
+    assert f["type_missing"] == f["value_missing"] == 1
+    f = _features("On what date did the court issue its ruling?", "The court ruled on 3 May 2025.",
+                  [("DATE", "3 May 2025")])
+    assert f["type_missing"] == f["value_missing"] == 0
+    f = _features("Who issued the ruling?", ruling)  # a name the small NER model may have missed
+    assert f["type_missing"] == 1 and f["value_missing"] == 0
