@@ -101,14 +101,20 @@ def lemmas(word: str) -> frozenset[str]:
     return frozenset(out)
 
 
-def lemma_set(text: str) -> set[str]:
+def lemma_set(text: str) -> frozenset[str]:
     """The lemmas of the content words of ``text`` (stopwords dropped)."""
+    return _lemma_set(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _lemma_set(text: str) -> frozenset[str]:
+    # Cached: the sentences of the chunks a corpus's questions retrieve recur from answer to answer.
     out: set[str] = set()
     for w in words(text):
         w = w.strip("'").removesuffix("'s")
         if w and w not in STOPWORDS:
             out |= lemmas(w)
-    return out
+    return frozenset(out)
 
 
 NLP_VERSION = f"{SPACY_MODEL}-3.8.0/ents-1"  # what ingest records per sentence (part of the index fingerprint)
@@ -232,8 +238,15 @@ def name_in(name: str, text: str) -> bool:
     """Whether ``name`` (a word from ``names``) occurs in ``text``: accents folded, and a demonym or
     plural counts ("Japanese" is in a text about Japan, "Herve" in one about Hervé)."""
     n = fold(name)
+    folded, folded_words = _folded(text)
+    return n in folded or any(_same_name(n, w) for w in folded_words)
+
+
+@functools.lru_cache(maxsize=256)
+def _folded(text: str) -> tuple[str, frozenset]:
+    # One answer checks every name of the question against the same passages: fold them once.
     folded = fold(text)
-    return n in folded or any(_same_name(n, w) for w in set(re.findall(r"\w+", folded)))
+    return folded, frozenset(re.findall(r"\w+", folded))
 
 
 def name_runs(text: str, min_words: int = 1) -> list[str]:

@@ -11,6 +11,7 @@ the manifest are returned, so a reader never mixes two versions of a document.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -162,6 +163,12 @@ def _current(res: Resources, meta: dict | None) -> bool:
     return rec is not None and rec.content_hash == meta.get("content_hash")
 
 
+@functools.lru_cache(maxsize=4096)
+def _word_set(text: str) -> frozenset:
+    # A chunk's words for the near-duplicate test; the same chunks come back for question after question.
+    return frozenset(tokenize(text))
+
+
 def search(query: str, res: Resources, k: int) -> list[Passage]:
     """Top-``k`` current passages for ``query`` (already rewritten for follow-ups).
 
@@ -210,7 +217,7 @@ def search(query: str, res: Resources, k: int) -> list[Passage]:
         if rec is None or not _current(res, rec[1]):
             continue  # stale BM25 entry, or a chunk of a replaced document version
         text, m = rec
-        words = set(tokenize(text))
+        words = _word_set(text)
         if any(len(words & w) >= DUP_JACCARD * max(1, len(words | w)) for w in kept_words):
             continue
         kept_words.append(words)
