@@ -20,6 +20,7 @@ from pathlib import Path
 
 from core.text import is_heading, lemma_set, lemmas, name_in, numbers, ordinals, words
 
+from .extractive import idf
 from .question import Question, mentions
 
 MODEL_FILE = Path(__file__).with_name("answerability.json")
@@ -46,8 +47,7 @@ class Decision:
 def _idf(res, token: str) -> float:
     """The token's IDF over current chunks, scaled to [0, 1] (1: the corpus never uses it)."""
     n = max(1, len(res.chunk_ids))
-    top = math.log(1 + (n + 1) / 0.5)
-    return math.log(1 + (n + 1) / (res.doc_freq(token) + 0.5)) / top
+    return idf(res.doc_freq(token), n) / idf(0, n)
 
 
 def _coverage(weights: dict, lems: set) -> float:

@@ -81,6 +81,11 @@ def parse_entities(raw) -> tuple | None:
     return tuple(tuple(line.split("\t", 1)) for line in str(raw).split("\n") if "\t" in line)
 
 
+def idf(df: int, n_docs: int) -> float:
+    """Smoothed inverse document frequency of a word found in ``df`` of ``n_docs`` chunks (BM25's form)."""
+    return math.log(1 + (n_docs + 1) / (df + 0.5))
+
+
 def question_weights(question: str, doc_freq, n_docs: int, extra: str = "") -> dict[str, float]:
     """Token -> IDF weight for the question's words (matched by lemma).
 
@@ -92,9 +97,8 @@ def question_weights(question: str, doc_freq, n_docs: int, extra: str = "") -> d
     refs = {m.lower() for m in _DEMONSTRATIVE_NOUN.findall(question)}
     for text, scale in ((question, 1.0), (extra, EXTRA_SCALE)):
         for w in tokenize(text):
-            idf = math.log(1 + (n_docs + 1) / (doc_freq(w) + 0.5))
             f = scale * (REF_SCALE if w in refs else 1.0)
-            weights[w] = max(weights.get(w, 0.0), f * idf)
+            weights[w] = max(weights.get(w, 0.0), f * idf(doc_freq(w), n_docs))
     return weights
 
 
