@@ -78,7 +78,7 @@ class Embedder:
 
             try:
                 if file_path(self.model_path, "onnx").is_file():  # never built here: that needs torch
-                    self._np = OnnxEncoder(self.model_path, "onnx")
+                    self._np = OnnxEncoder(self.model_path, "onnx", workers=1)  # queries: all cores on one
             except Exception:  # noqa: BLE001 - any ONNX Runtime failure: the NumPy pass is always right
                 self._np = None
         if self._np is None:
@@ -93,9 +93,11 @@ class Embedder:
     def _onnx(self):
         if self._ort is None:
             from .encoders import open_encoder
+            from .onnx_encoder import threads
 
             few = self._np if self._np else None
-            if getattr(few, "variant", None) == self.encoder:  # the query path already opened this file
+            # The query path already opened this file; reused for batches only where it has their threading.
+            if getattr(few, "variant", None) == self.encoder and getattr(few, "workers", 0) == threads():
                 self._ort = few
             else:
                 self._ort = open_encoder(self.model_path, self.encoder)

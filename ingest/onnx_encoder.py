@@ -184,6 +184,9 @@ class OnnxEncoder:
     32 on all threads: a batch's activations overflow the CPU caches. It also makes every vector
     independent of its batch-mates: int8 dynamic quantisation scales activations per input tensor, and a
     batch-mate with a wider range moved a text's vector by up to 0.04 cosine.
+
+    ``workers=1`` is the query encoder: one text at a time on every core's intra-op thread instead
+    (one query 7.1 -> 4.9 ms on this 2-core machine, bit-identical vectors; bench/results.md).
     """
 
     def __init__(self, model_path: str, variant: str = "onnx", workers: int | None = None):
@@ -205,7 +208,12 @@ class OnnxEncoder:
         self.tok.no_padding()
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        so.intra_op_num_threads = 1  # parallel over texts instead (see the class docstring)
+        # A batch runs in parallel over texts, so one intra-op thread each; a lone query uses them all.
+        so.intra_op_num_threads = 1 if self.workers > 1 else threads()
+        if self.workers == 1:
+            # No busy-waiting between queries: a server's other requests need the core. Paired runs here:
+            # spinning gained another ~1 ms p50 but doubled p95 at 100k chunks (bench/results.md).
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         so.inter_op_num_threads = 1
         so.log_severity_level = 3
         self.session = ort.InferenceSession(str(self.path), so, providers=["CPUExecutionProvider"])

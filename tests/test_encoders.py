@@ -84,6 +84,20 @@ def test_torch_queries_take_the_cached_onnx_session_and_agree(embedder):
 
 
 @pytest.mark.integration
+def test_query_encoder_on_every_thread_gives_the_batch_encoders_vectors(embedder):
+    """The query path runs one text on all intra-op threads; batches run one thread per text."""
+    texts = ["What did the Hangzhou court decide?", "how many grads in 2026", "Retraining workers. " * 30]
+    query = onnx_encoder.OnnxEncoder(embedder.model_path, "onnx", workers=1)
+    batch = onnx_encoder.OnnxEncoder(embedder.model_path, "onnx", workers=2)
+    assert query.session.get_session_options().intra_op_num_threads == onnx_encoder.threads()
+    assert batch.session.get_session_options().intra_op_num_threads == 1
+    assert np.abs(query.encode(texts) - batch.encode(texts)).max() < 1e-5
+    e = Embedder(embedder.model_path, encoder="onnx")
+    e.encode_query(texts[0])
+    assert e._np.workers == 1 and (onnx_encoder.threads() == 1 or e._onnx() is not e._np)
+
+
+@pytest.mark.integration
 def test_onnx_file_is_cached_and_a_second_load_does_not_rebuild(embedder, tmp_path, monkeypatch):
     monkeypatch.setenv("DOCQA_CACHE_DIR", str(tmp_path))
     first = onnx_encoder.OnnxEncoder(embedder.model_path, "onnx-int8-ffn")  # exports fp32, then quantises
