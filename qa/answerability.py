@@ -62,6 +62,13 @@ def _known_word(token: str) -> bool:
     return any(token in index or token in exc for index, exc, _ in _lemma_tables().values())
 
 
+# A number written as a percentage or a sum of money, for when the recogniser missed the entity.
+_VALUE_OF = {frozenset({"PERCENT"}): re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(?:%|percent\b|per cent\b)", re.I),
+             frozenset({"MONEY"}): re.compile(r"(?:[$€£¥]\s?|\b(?:us\$|rmb|cny|usd)\s?)(\d[\d,]*(?:\.\d+)?)|"
+                                              r"(\d[\d,]*(?:\.\d+)?)\s*(?:million\s+|billion\s+|thousand\s+)?"
+                                              r"(?:yuan|dollars?|euros?|pounds?|rmb|usd|cny)\b", re.I)}
+
+
 def has_answer_type(q: Question, cand) -> bool:
     """Whether a sentence holds an entity of the kind the question asks for, that it does not name."""
     if not q.expected:
@@ -70,7 +77,10 @@ def has_answer_type(q: Question, cand) -> bool:
         if label in q.expected and not mentions(q, text):
             return True
     if q.kind in ("amount", "time"):  # digits count even where the recogniser missed them
-        return bool(numbers(cand.text) - set(q.numbers))
+        pattern = _VALUE_OF.get(q.expected)
+        found = numbers(cand.text) if pattern is None else {next(g for g in m.groups() if g).replace(",", "")
+                                                            for m in pattern.finditer(cand.text)}
+        return bool(found - set(q.numbers))
     return False
 
 

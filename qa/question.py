@@ -43,6 +43,15 @@ _EXCLUDE = re.compile(r"\b(?:besides|apart from|other than|except(?: for)?|aside
 _WHOLE_CORPUS = re.compile(r"\b(these|the|all|those)\s+(articles|documents|pieces|texts|papers|posts|sources)\b",
                            re.I)
 
+# Amounts of one kind: a percentage question is not answered by a head count, nor a price by a date.
+# Only where the question says so unambiguously; everything else keeps the whole AMOUNT_LIKE family.
+_PERCENT_Q = re.compile(r"\b(?:percentage|percent|per cent|proportion)\b", re.I)
+_MONEY_HEAD = re.compile(r"\b(?:what|which)\s+(?:(?:is|was|are|were)\s+)?(?:(?:the|a|an|its|their)\s+)?(?:\w+\s+)?"
+                         r"(?:salary|salaries|wage|wages|price|prices|cost|fine|budget|fee|fees|income|revenue)\b", re.I)
+_MONEY_HOW = re.compile(r"\bhow\s+much\b(?:(?!\b(?:many|long|time)\b).)*\b(?:cost|costs|pay|pays|paid|earn|earns|"
+                        r"earned|spend|spends|spent|charge|charges|charged|worth|invest|invested|raise|raised|"
+                        r"money|funding|fine|fined)\b", re.I)
+AMOUNT_OF = {"percent": frozenset({"PERCENT"}), "money": frozenset({"MONEY"})}
 NOUN_WINDOW = 3  # words after "what"/"which" searched for the noun it asks about
 EXPECTED = {"people": frozenset({"PERSON"}), "organisation": frozenset({"ORG", "NORP", "GPE"}), "person": PERSON_LIKE,
             "time": TIME_LIKE, "place": PLACE_LIKE, "amount": AMOUNT_LIKE}
@@ -97,7 +106,8 @@ def _kind(q: str) -> str:
     if w in ("what", "which"):
         # The noun the wh-word asks about: "what monthly wage", "what was the name of the employee".
         head = re.sub(r"^\s+(?:(?:is|was|are|were)\s+)?(?:(?:the|a|an)\s+)?", " ", rest)
-        head = re.sub(r"^\s*name\s+of\s+(?:(?:the|a|an)\s+)?", " ", head).split()[:NOUN_WINDOW]
+        head = re.sub(r"^\s*name\s+of\s+(?:(?:the|a|an)\s+)?", " ", head)
+        head = re.findall(r"[\w'’-]+", head)[:NOUN_WINDOW]  # words only: "what is the rate?" ends in "rate"
         for n in head:
             if n == "name":
                 return "person"
@@ -110,6 +120,15 @@ def _kind(q: str) -> str:
                 break  # past the noun phrase the wh-word governs ("what happens to workers")
         return "what"
     return "yesno"
+
+
+def amount_of(q: str, kind: str) -> str:
+    """"percent" or "money" for an amount question that asks for one of them, else ""."""
+    if kind != "amount":
+        return ""
+    if _PERCENT_Q.search(q):
+        return "percent"
+    return "money" if _MONEY_HOW.search(q) or _MONEY_HEAD.search(q) else ""
 
 
 def _shape(q: str, kind: str) -> str:
@@ -129,7 +148,7 @@ def analyze(question: str) -> Question:
     kind = _kind(question)
     excluded = tuple(fold(m.group(1)).strip() for m in _EXCLUDE.finditer(question))
     return Question(
-        text=question, kind=kind, shape=_shape(question, kind), expected=frozenset(EXPECTED.get(kind, ())),
+        text=question, kind=kind, shape=_shape(question, kind), expected=AMOUNT_OF.get(amount_of(question, kind), frozenset(EXPECTED.get(kind, ()))),
         names=frozenset(names(" " + question)), name_phrases=tuple(name_runs(question, min_words=2)),
         numbers=frozenset(numbers(question)), ordinals=frozenset(ordinals(question)),
         negated=negations(question) > 0, excluded=excluded, whole_corpus=bool(_WHOLE_CORPUS.search(question)),

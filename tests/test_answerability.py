@@ -98,6 +98,17 @@ def test_premise_note_only_when_the_pair_never_meets():
     assert premise_note("Why did the Hangzhou court rule?", p) == ""
 
 
+def test_a_percentage_or_a_price_is_not_answered_by_another_number():
+    q = "What percentage of factory jobs will be automated by 2030?"
+    f = _features(q, "By 2030, millions of factory jobs will be automated.", [("DATE", "2030"), ("CARDINAL", "millions")])
+    assert f["type_missing"] == f["value_missing"] == 1
+    assert _features(q, "About 30% of factory jobs will be automated by 2030.")["type_missing"] == 0  # NER missed it
+    q = "How much does the insurance cost per worker?"
+    assert _features(q, "The insurance covers 3 workers.", [("CARDINAL", "3")])["type_missing"] == 1
+    assert _features(q, "The insurance costs 200 yuan per worker.")["type_missing"] == 0
+    assert _features(q, "It costs $1,200 a year.")["type_missing"] == 0
+
+
 def test_a_missing_date_or_amount_weighs_apart_from_a_missing_name():
     ruling = "A court ruled that firms can't lay off employees because AI is cheaper."
     f = _features("On what date did the court issue its ruling?", ruling, [("ORG", "court")])

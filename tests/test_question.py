@@ -20,9 +20,22 @@ pytestmark = pytest.mark.unit
     ("How does the new rule work?", "how"),
     ("does guangdong come up anywhere?", "yesno"),
     ("ok so, who wrote it?", "person"),  # the wh-word opens a later clause
+    ("What is the unemployment rate?", "amount"),  # the head noun ends the question, before its "?"
 ])
 def test_kind(question, kind):
     assert analyze(question).kind == kind
+
+
+@pytest.mark.parametrize("question, labels", [
+    ("What percentage of the plants closed?", {"PERCENT"}),
+    ("How much does the insurance cost each employer?", {"MONEY"}),
+    ("what monthly wage do drivers earn", {"MONEY"}),
+    ("How much money did the city raise?", {"MONEY"}),
+    ("How many workers were paid less?", {"CARDINAL", "QUANTITY", "MONEY", "PERCENT"}),  # a count
+    ("How much time did the move take?", {"CARDINAL", "QUANTITY", "MONEY", "PERCENT"}),
+])
+def test_an_amount_of_one_kind_expects_that_kind(question, labels):
+    assert analyze(question).expected == labels
 
 
 @pytest.mark.parametrize("question, shape", [
