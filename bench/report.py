@@ -222,7 +222,11 @@ def markdown(res: dict, out: Path) -> str:
          f"{c['real_ingest_max']} chunks, {c['repeats']} repeat(s); {c['questions']}. Total {res['total_s']:.0f}s.",
          "Latencies are percentiles over every (question, repeat) sample; other times are medians over the "
          "repeats; ratios are taken within this run. Regenerate: `.venv/bin/docqa bench --out bench/` "
-         "(or `make bench`).", "", "## Targets", "", "| target | measured | goal | met |", "|---|---|---|---|"]
+         "(or `make bench`)."]
+    for u in res.get("updates", []):
+        L.append(f"Updated {u['date']} (commit {u['commit'] or '?'}, load average at start "
+                 f"{', '.join(f'{x:.2f}' for x in u['load_avg_start'])}; `python -m bench.update`): {u['what']}.")
+    L += ["", "## Targets", "", "| target | measured | goal | met |", "|---|---|---|---|"]
     for t in res["targets"]:
         met = {True: "yes", False: "**no**", None: "n/a"}[t["met"]]
         L.append(f"| {t['what']} | {t['measured']} | {t['target']} | {met} |")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.measure import Clock
+
 ROOT = Path(__file__).resolve().parent.parent
 SMALLEST_SEED = "000_6004c01da089df79.txt"
 
@@ -94,3 +96,13 @@ def test_bench_quick_run_writes_tables_plot_and_sane_numbers(tmp_path, make_sett
     assert "QUICK" in md and "shortcut" in md
     assert {t["key"] for t in res["targets"]} >= {"ingest_vs_raw", "ingest_reingest", "help", "ask_cold", "serve_rss"}
     assert (out / "growth.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # bench.update re-measures one size's query section in place and says so under the header.
+    from bench.update import update
+
+    again = update(json.loads((out / "results.json").read_text()), settings, ["120"], [], Clock())
+    assert again["updates"][-1]["what"] == "query section re-measured at 120"
+    assert 0 < again["query"]["120"]["answer"]["p50"] and again["query"]["seed"] == res["query"]["seed"]
+    assert again["query"]["120"]["answer"] != res["query"]["120"]["answer"]  # measured anew, not copied
+    with pytest.raises(SystemExit, match="no size 5000"):
+        update(again, settings, ["5000"], [], Clock())

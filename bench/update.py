@@ -1,0 +1,107 @@
+"""Re-measure part of a benchmark run and rewrite its tables: ``python -m bench.update``.
+
+    python -m bench.update --out bench/ --query seed,1000,100000   # the warm-query section again
+    python -m bench.update --out bench/ --add 1000000              # a size the run did not have
+
+A full ``docqa bench`` takes ~17 minutes up to 100k chunks, and a 1M-chunk shortcut index another
+1.5 hours to build. This re-runs only what is named, against the corpora and indexes the run left in
+its work folder (a size added with ``--add`` is built by the shortcut unless its index is already
+there, e.g. from ``python -m bench.reingest``), then rewrites results.json, results.md and
+growth.png. Each re-measurement is recorded under ``updates`` (date, commit, load average, what) and
+listed under the run's header in results.md; every ratio still comes from one process, since the
+query worker times docqa and the plain pipeline side by side.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+from pathlib import Path
+
+from .measure import ROOT, Clock
+
+
+def _names(text: str | None) -> list[str]:
+    return [x for x in (text or "").replace(" ", "").split(",") if x]
+
+
+def _commit() -> str:
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def update(res: dict, settings, query: list[str], add: list[int], clock: Clock) -> dict:
+    """``res`` (a results.json) with the named sizes' query section re-measured and ``add`` sizes added."""
+    from . import report
+    from .corpus import build_corpus
+    from .run import _entry_named, _ingest_shortcut, _query
+
+    entries = res["ingest"]
+    unknown = [n for n in query if _entry_named(entries, n) is None]
+    if unknown:
+        raise SystemExit(f"bench.update: no size {', '.join(unknown)} in this run; add it with --add N")
+    work = Path(entries[0]["config"]).parent
+    qfile, reps = work / "questions.json", int(res["conditions"]["repeats"])
+    done = []
+    for n in add:
+        from ingest.embed import get_embedder
+
+        from .fastindex import VectorCache
+
+        corpus = work / f"corpus-{n}"
+        info = build_corpus(corpus, n, Path(res["corpus_pool"]["seed_dir"]), settings)
+        clock.log(f"corpus {n}: {info['docs']} docs, ~{info['est_chunks']} chunks (reused={info['reused']})")
+        embedder = get_embedder(settings)
+        e = _ingest_shortcut(str(n), corpus, work, settings, embedder, VectorCache(embedder), reps, clock)
+        e["target_chunks"] = n
+        entries[:] = [x for x in entries if x["name"] != e["name"]] + [e]
+        entries.sort(key=lambda x: (x["name"] != "seed", x["chunks"]))
+        res["conditions"]["sizes"] = sorted(set(res["conditions"]["sizes"]) | {n})
+        query.append(e["name"])
+        done.append(f"added {n} chunks (shortcut index, re-ingest, query)")
+    for name in dict.fromkeys(query):
+        res["query"][name] = _query(_entry_named(entries, name), qfile, reps, clock)
+    if query and not add:
+        done.append(f"query section re-measured at {', '.join(dict.fromkeys(query))}")
+    res.setdefault("updates", []).append({
+        "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "load_avg_start": os.getloadavg(),
+        "commit": _commit(), "what": "; ".join(done)})
+    res["targets"] = report.targets(res)
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the arguments, update ``--out``/results.json in place and rewrite its tables and plot."""
+    from core.offline import enforce_offline
+    from core.settings import load_settings
+
+    from . import report
+
+    enforce_offline()
+    p = argparse.ArgumentParser(prog="python -m bench.update", description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, default=ROOT / "bench", help="folder of the run's results.json")
+    p.add_argument("--query", help="sizes whose warm-query section to re-measure, e.g. seed,1000,100000")
+    p.add_argument("--add", help="sizes (chunks) to add to the run, e.g. 1000000")
+    p.add_argument("--config")
+    args = p.parse_args(argv)
+    path = args.out / "results.json"
+    res = json.loads(path.read_text())
+    clock = Clock()
+    update(res, load_settings(args.config), _names(args.query), [int(x) for x in _names(args.add)], clock)
+    path.write_text(json.dumps(res, indent=1, default=str))
+    report.plot_growth(res, args.out / "growth.png")
+    (args.out / "results.md").write_text(report.markdown(res, args.out))
+    clock.log(f"updated {path}, results.md and growth.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())
