@@ -348,7 +348,9 @@ def run_ingest(settings, paths: list[Path] | None = None, rebuild: bool = False,
             store.drop_legacy()  # every document is in the new layout: readers may open it now
         if changed or dirty:
             store.end_write()
-        report.total_chunks = store.chunks.count()
+        # Nothing written: the manifest's counts are the index's (a full count cost 0.3 s at 100k chunks).
+        report.total_chunks = store.chunks.count() if changed or dirty or rebuild \
+            else sum(r.n_chunks for r in records.values())
     report.seconds = time.perf_counter() - t0
     for w in report.warnings:
         log(f"warning: {w}")

@@ -39,6 +39,7 @@ def test_add_change_delete_noop(make_settings, embedder):
     r = run_ingest(s, progress=False, embedder=embedder)
     assert (r.added, r.updated, r.removed, r.unchanged, r.chunks) == (0, 0, 0, 4, 0)
     assert "nothing to embed" in r.summary()
+    assert r.total_chunks == store.chunks.count() == len(chunks)  # from the manifest, without a count
     assert _snapshot(s, embedder)[:3] == (docs, chunks, sents)
 
     # Change one file: only its chunks are replaced.
