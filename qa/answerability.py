@@ -62,11 +62,12 @@ def _known_word(token: str) -> bool:
     return any(token in index or token in exc for index, exc, _ in _lemma_tables().values())
 
 
-# A number written as a percentage or a sum of money, for when the recogniser missed the entity.
-_VALUE_OF = {frozenset({"PERCENT"}): re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(?:%|percent\b|per cent\b)", re.I),
-             frozenset({"MONEY"}): re.compile(r"(?:[$€£¥]\s?|\b(?:us\$|rmb|cny|usd)\s?)(\d[\d,]*(?:\.\d+)?)|"
-                                              r"(\d[\d,]*(?:\.\d+)?)\s*(?:million\s+|billion\s+|thousand\s+)?"
-                                              r"(?:yuan|dollars?|euros?|pounds?|rmb|usd|cny)\b", re.I)}
+# A number written as a percentage or a sum of money, for when the recogniser missed the entity;
+# core.text.numbers reads the number out of the match, as it reads the question's.
+_VALUE_OF = {frozenset({"PERCENT"}): re.compile(r"\d[\d.,]*\s*(?:%|percent\b|per cent\b)", re.I),
+             frozenset({"MONEY"}): re.compile(r"(?:[$€£¥]|\b(?:us\$|rmb|cny|usd))\s?\d[\d.,]*|\d[\d.,]*\s*"
+                                              r"(?:million\s+|billion\s+|thousand\s+)?(?:yuan|dollars?|euros?|"
+                                              r"pounds?|rmb|usd|cny)\b", re.I)}
 
 
 def has_answer_type(q: Question, cand) -> bool:
@@ -78,8 +79,8 @@ def has_answer_type(q: Question, cand) -> bool:
             return True
     if q.kind in ("amount", "time"):  # digits count even where the recogniser missed them
         pattern = _VALUE_OF.get(q.expected)
-        found = numbers(cand.text) if pattern is None else {next(g for g in m.groups() if g).replace(",", "")
-                                                            for m in pattern.finditer(cand.text)}
+        found = numbers(cand.text) if pattern is None else \
+            {n for m in pattern.finditer(cand.text) for n in numbers(m.group())}
         return bool(found - set(q.numbers))
     return False
 
