@@ -87,3 +87,29 @@ def test_empty_index_and_missing_folder(tmp_path):
     assert read_current(d) is None
     publish(d, "empty", [], [])
     assert read_current(d) == ("empty", None, [])
+
+
+def test_token_id_corpus_scores_exactly_as_bm25s_with_its_own_vocabulary(tmp_path):
+    """The build numbers tokens itself (TokenCorpus) to keep memory flat; scores must not move."""
+    import bm25s
+    import numpy as np
+
+    from core.text import tokenize
+
+    texts = [p for f in sorted((ROOT / "corpus").glob("*.txt"))
+             for p in f.read_text(encoding="utf-8").split("\n\n") if p.strip()]
+    texts += ["", "!!!", "AI AI AI jobs"]  # no tokens at all; one token repeated
+    ref = bm25s.BM25()
+    ref.index([tokenize(t) or ["_empty_"] for t in texts], show_progress=False)
+    d = tmp_path / "bm25-docqa"
+    publish(d, "s", [str(i) for i in range(len(texts))], texts)
+    _, got, ids = read_current(d)
+    assert len(ids) == len(texts) == got.scores["num_docs"]
+    assert set(got.vocab_dict) == set(ref.vocab_dict)
+    queries = ["AI jobs", "Hangzhou court ruling layoffs", "_empty_", "employment unemployment rate youth",
+               " ".join(sorted(ref.vocab_dict)[:40])]
+    for q in queries:
+        toks = [t for t in tokenize(q) if t in ref.vocab_dict]
+        want = ref.get_scores_from_ids([ref.vocab_dict[t] for t in toks])
+        have = got.get_scores_from_ids([got.vocab_dict[t] for t in toks])
+        assert np.array_equal(want, have), q
