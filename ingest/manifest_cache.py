@@ -4,6 +4,9 @@ Every manifest write changes the token (``Store.bump_generation``), so a copy wh
 current one holds exactly the current records; any other is ignored and replaced. Reading the
 manifest from Chroma costs ~80 us a document (14 s at 170k documents, 1M chunks); the copy loads
 in a fraction of that. It lives in ``index_dir`` beside the BM25 files, per host, also in server mode.
+
+The token itself has a local copy too, the stamp (local indexes only): ``Store.generation`` reads it
+instead of Chroma while it still holds the token last read there.
 """
 from __future__ import annotations
 
@@ -41,3 +44,31 @@ def write_cache(path: Path | None, gen: str | None, records: dict) -> None:
         os.replace(tmp, path)
     except OSError:
         pass
+
+
+def read_stamp(path: Path | None) -> str | None:
+    """The generation token kept in ``path`` (Store.generation), or None."""
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="ascii").strip() or None
+    except (OSError, UnicodeError):
+        return None
+
+
+def write_stamp(path: Path, token: str) -> None:
+    """Replace the stamp file atomically. Failing that, remove it (readers then ask Chroma every time);
+    a stamp that can be neither written nor removed would hide the change, so that stops the writer."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:6]}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(token, encoding="ascii")
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as e:
+            from core.errors import StoreUnavailableError
+
+            raise StoreUnavailableError(f"cannot write or remove {path} ({e.strerror}): make the index folder "
+                                        "writable and run `docqa ingest` again") from None

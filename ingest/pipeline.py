@@ -103,8 +103,11 @@ def _drop_index(settings) -> None:
     The meta collection stays, emptied but for the writer's lease (Chroma server mode).
     """
     from .lock import LEASE_KIND
-    from .store import KINDS, LEGACY_KINDS, connect
+    from .store import KINDS, LEGACY_KINDS, connect, stamp_path
 
+    stamp = stamp_path(settings)
+    if stamp is not None:  # first: readers must stop trusting the token of the collections dropped here
+        stamp.unlink(missing_ok=True)
     client = connect(settings)
     names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
     for kind in KINDS + LEGACY_KINDS:

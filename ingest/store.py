@@ -92,7 +92,8 @@ class Store:
     manifest's generation token, the writer state, the fingerprint and (Chroma server) the writer lease."""
 
     def __init__(self, client, name: str, model_name: str, dim: int, create: bool, fingerprint: dict | None = None,
-                 encoder_id: str = DEFAULT_ENCODER, inspect: bool = False, cache: Path | None = None):
+                 encoder_id: str = DEFAULT_ENCODER, inspect: bool = False, cache: Path | None = None,
+                 stamp: Path | None = None):
         import threading
         from collections import OrderedDict
 
@@ -100,6 +101,8 @@ class Store:
         self.fingerprint = fingerprint  # written into each manifest record
         self.encoder_id = encoder_id
         self.cache = cache  # the manifest's local copy (see records); None: none kept
+        self.stamp = stamp  # the generation token's local copy (see generation); None: none (server mode)
+        self._gen_seen: str | None = None  # the token last read from Chroma, when the stamp file held it too
         self.inspect = inspect  # opened to read the manifest only (status, dry run): write nothing, not even the copy
         self._records: dict | None = None  # a writer's view of the manifest, kept up to date by its writes
         existing = {c if isinstance(c, str) else c.name for c in client.list_collections()}
@@ -155,13 +158,32 @@ class Store:
         return out
 
     def generation(self) -> str | None:
-        """A token that changes whenever the manifest does; None on an index that never had one."""
+        """A token that changes whenever the manifest does; None on an index that never had one.
+
+        Chroma holds the token; a local index also keeps it in a stamp file, written *before* Chroma's
+        (``bump_generation``). While the file still holds the token last read from Chroma, Chroma's cannot
+        have changed since, so the read by id (~1.5 ms, every query) is skipped for a file read (~20 us).
+        A writer killed between the two writes leaves them different: readers then ask Chroma every time.
+        """
+        from .manifest_cache import read_stamp
+
+        hint = read_stamp(self.stamp)
+        if hint is not None and hint == self._gen_seen:
+            return hint
         got = self.meta.get(ids=[GENERATION_ID], include=["documents"])
-        return got["documents"][0] if got["ids"] else None
+        token = got["documents"][0] if got["ids"] else None
+        self._gen_seen = token if token is not None and token == hint else None
+        return token
 
     def bump_generation(self) -> None:
         """Tell readers the manifest changed (after every manifest write)."""
-        self.meta.upsert(ids=[GENERATION_ID], embeddings=[[1.0]], documents=[uuid.uuid4().hex])
+        token = uuid.uuid4().hex
+        if self.stamp is not None:
+            from .manifest_cache import write_stamp
+
+            write_stamp(self.stamp, token)  # first: a reader trusting the old stamp must see it change
+        self.meta.upsert(ids=[GENERATION_ID], embeddings=[[1.0]], documents=[token])
+        self._gen_seen = None
 
     # -- writer state and fingerprint (meta records) -----------------------
     def _meta_json(self, rid: str) -> dict | None:
@@ -455,7 +477,14 @@ def open_store(settings, model_name: str, dim: int, create: bool = False, encode
     enc = encoder_id or encoder_identity(settings)
     return Store(connect(settings), settings.collection, model_name, dim, create,
                  fingerprint(settings, model_name, enc), enc, inspect,
-                 Path(settings.index_dir) / f"manifest-{settings.collection}.json")
+                 Path(settings.index_dir) / f"manifest-{settings.collection}.json",
+                 stamp_path(settings))
+
+
+def stamp_path(settings) -> Path | None:
+    """The local copy of the generation token (``Store.generation``); None in server mode, where
+    writers on other hosts never write this host's file."""
+    return None if settings.chroma_mode == "http" else Path(settings.index_dir) / f"generation-{settings.collection}"
 
 
 def read_index_model(settings) -> tuple[str, int] | None:

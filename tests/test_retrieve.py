@@ -56,7 +56,7 @@ def test_lexical_index_follows_reingest(make_settings, embedder):
 
 def test_warm_query_reads_manifest_only_when_its_generation_changes(make_settings, embedder, monkeypatch):
     from ingest.pipeline import run_ingest
-    from ingest.store import GENERATION_ID, Store
+    from ingest.store import GENERATION_ID, Store, stamp_path
     from qa.retrieve import get_resources
 
     s = make_settings()
@@ -73,9 +73,11 @@ def test_warm_query_reads_manifest_only_when_its_generation_changes(make_setting
     reads.clear()
     got = retrieve("zorblax", s, k=5, embedder=embedder)
     assert len(reads) == 1 and got and "zorblax" in got[0].text
-    # An index written before generations existed: the manifest is read on every query, still correct.
+    # An index written before generations (and their stamp file) existed: the manifest is read on
+    # every query, still correct.
     res = get_resources(s, embedder)
     res.store.meta.delete(ids=[GENERATION_ID])
+    stamp_path(s).unlink()
     reads.clear()
     assert "zorblax" in retrieve("zorblax", s, k=5, embedder=embedder)[0].text
     retrieve("zorblax", s, k=5, embedder=embedder)

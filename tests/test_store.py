@@ -81,3 +81,50 @@ def test_older_layout_is_refused_in_one_line_until_ingest_converts_it(make_setti
     assert fresh.legacy == [] and fresh.index_fingerprint()["layout"] == 2
     ans = answer("What did the Hangzhou court rule?", settings=s, embedder=embedder, store=fresh)
     assert not ans.refused and ans.citations
+
+
+def test_generation_stamp_spares_the_chroma_read_and_never_hides_a_change(make_settings, embedder, monkeypatch):
+    """A local index keeps its generation token in a stamp file too, written before Chroma's: a warm
+    reader checks the file, and asks Chroma only when the file moved, or when the two disagree (a
+    writer killed between its two writes), so no change is ever missed."""
+    from ingest.pipeline import run_ingest
+    from ingest.store import GENERATION_ID, stamp_path
+
+    s = make_settings()
+    run_ingest(s, progress=False, embedder=embedder)
+    reader = open_store(s, embedder.name, embedder.dim)
+    writer = open_store(s, embedder.name, embedder.dim)  # another process's handle on the same index
+    reads = []
+    real_get = type(reader.meta).get
+
+    def spy(self, ids=None, **kw):
+        if ids == [GENERATION_ID]:
+            reads.append(1)
+        return real_get(self, ids=ids, **kw)
+
+    monkeypatch.setattr(type(reader.meta), "get", spy)
+    first = reader.generation()
+    assert first and stamp_path(s).read_text() == first
+    reads.clear()
+    assert [reader.generation() for _ in range(5)] == [first] * 5 and reads == []  # warm: the file only
+
+    writer.bump_generation()
+    second = reader.generation()
+    assert second != first and reads == [1]  # the file moved: Chroma read once
+    assert reader.generation() == second and reads == [1]
+
+    def killed(*a, **kw):
+        raise RuntimeError("writer killed")
+
+    monkeypatch.setattr(writer.meta, "upsert", killed)  # the stamp is written, Chroma's token is not
+    with pytest.raises(RuntimeError):
+        writer.bump_generation()
+    assert stamp_path(s).read_text() != second
+    reads.clear()
+    assert [reader.generation() for _ in range(3)] == [second] * 3 and reads == [1, 1, 1]  # Chroma decides
+    monkeypatch.undo()
+    writer.bump_generation()  # the next run's bump: the two agree again
+    third = reader.generation()
+    assert third not in (first, second) and reader.generation() == third
+    stamp_path(s).unlink()  # an index written before stamps: Chroma on every call, still right
+    assert reader.generation() == third
