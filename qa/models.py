@@ -4,7 +4,7 @@ The ingestion side (``Document``, ``Chunk``, ``Sentence``) is in ``ingest/models
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from ingest.models import Sentence, Span
 
@@ -35,10 +35,14 @@ class Candidate:
     score: float = 0.0
     ents: tuple | None = None  # (label, text) entities recorded at ingest; None: the index has none
 
-    def __getattr__(self, name):
-        if name == "sentence":  # not set yet (copy, unpickling): no recursion
-            raise AttributeError(name)
-        return getattr(self.sentence, name)
+
+def _read_through(name: str) -> property:
+    return property(lambda self: getattr(self.sentence, name), doc=f"The sentence's ``{name}``.")
+
+
+# Properties, not __getattr__: a failed lookup before the fallback cost ~0.6 ms an answer (800 reads).
+for _field in fields(Sentence):
+    setattr(Candidate, _field.name, _read_through(_field.name))
 
 
 @dataclass(frozen=True)

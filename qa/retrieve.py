@@ -169,6 +169,11 @@ def _word_set(text: str) -> frozenset:
     return frozenset(tokenize(text))
 
 
+def _near_duplicate(a: frozenset, b: frozenset) -> bool:
+    shared = len(a & b)  # |a | b| from the sizes: building the union cost more than the rest of the test
+    return shared >= DUP_JACCARD * max(1, len(a) + len(b) - shared)
+
+
 def search(query: str, res: Resources, k: int) -> list[Passage]:
     """Top-``k`` current passages for ``query`` (already rewritten for follow-ups).
 
@@ -218,7 +223,7 @@ def search(query: str, res: Resources, k: int) -> list[Passage]:
             continue  # stale BM25 entry, or a chunk of a replaced document version
         text, m = rec
         words = _word_set(text)
-        if any(len(words & w) >= DUP_JACCARD * max(1, len(words | w)) for w in kept_words):
+        if any(_near_duplicate(words, w) for w in kept_words):
             continue
         kept_words.append(words)
         sids = tuple(x for x in str(m.get("sentence_ids") or "").split(",") if x)
