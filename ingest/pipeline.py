@@ -351,6 +351,8 @@ def run_ingest(settings, paths: list[Path] | None = None, rebuild: bool = False,
             store.drop_legacy()  # every document is in the new layout: readers may open it now
         if changed or dirty:
             store.end_write()
+        elif not store.has_stamp():
+            store.bump_generation()  # an index from before stamps: its first run writes one
         # Nothing written: the manifest's counts are the index's (a full count cost 0.3 s at 100k chunks).
         report.total_chunks = store.chunks.count() if changed or dirty or rebuild \
             else sum(r.n_chunks for r in records.values())

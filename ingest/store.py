@@ -175,6 +175,12 @@ class Store:
         self._gen_seen = token if token is not None and token == hint else None
         return token
 
+    def has_stamp(self) -> bool:
+        """Whether readers can use the stamp file (a server-mode index never has one, and needs none)."""
+        from .manifest_cache import read_stamp
+
+        return self.stamp is None or read_stamp(self.stamp) is not None
+
     def bump_generation(self) -> None:
         """Tell readers the manifest changed (after every manifest write)."""
         token = uuid.uuid4().hex

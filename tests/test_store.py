@@ -128,3 +128,8 @@ def test_generation_stamp_spares_the_chroma_read_and_never_hides_a_change(make_s
     assert third not in (first, second) and reader.generation() == third
     stamp_path(s).unlink()  # an index written before stamps: Chroma on every call, still right
     assert reader.generation() == third
+    assert run_ingest(s, progress=False, embedder=embedder).added == 0  # unchanged; writes the missing stamp
+    fourth = reader.generation()
+    assert fourth != third and stamp_path(s).read_text() == fourth
+    reads.clear()
+    assert reader.generation() == fourth and reads == []
