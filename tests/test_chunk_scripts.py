@@ -118,7 +118,9 @@ def test_ten_megabytes_clean_and_chunk_in_time(tmp_path):
     print(f"\n10 MB: cleaned and chunked in {wall:.1f} s wall, {cpu:.1f} s CPU; "
           f"{len(chunks)} chunks, {len(sentences)} sentences")
     assert len(doc.text) > 9_000_000 and len(chunks) > 10_000
-    # CPU time, not wall: the machines running the suite are shared.
-    assert cpu < 10, f"cleaning + chunking 10 MB took {cpu:.1f} s of CPU"
+    # A guard against a quadratic blow-up, not a speed target (those are bench figures): CPU time, since the
+    # machines running the suite are shared, and wide: 12.3 s on a 2-core AMD EPYC under load (2026-11-27)
+    # broke the 10 s this once allowed; under 10 s on the Intel Xeon before.
+    assert cpu < 40, f"cleaning + chunking 10 MB took {cpu:.1f} s of CPU"
     for c in chunks[:: max(1, len(chunks) // 300)]:
         assert doc.text[c.start:c.end] == c.text and count_tokens(c.text) <= 180

@@ -17,6 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 ONNX_VARIANTS = [e for e in ENCODERS if e != "torch"]
 SAMPLE = 100  # texts of corpus/ (the test needs no external data); the bench uses 2k of the dev corpora
 DRIFT = 0.002  # a 100-text sample's mean cosine stays this close to the 2k figure in MEASURED (~4 standard errors)
+# int8 kernels differ by CPU: on a 2-core AMD EPYC with AVX2 and no AVX-512/VNNI (2026-11-27) the onnx-int8
+# sample's mean was 0.99138 against the 0.99405 recorded on the Intel Xeon of 2026-11-26.
+DRIFT_INT8 = 0.005
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +58,8 @@ def test_variant_vectors_match_their_recorded_gate_verdict(variant, sample, refe
     mean, minimum = float(cos.mean()), float(cos.min())
     assert encoders.passes_gate(mean, minimum) == encoders.gate_verdict(variant), (variant, mean, minimum)
     recorded_mean, recorded_min = encoders.MEASURED[variant]
-    assert abs(mean - recorded_mean) <= DRIFT, f"{variant}: mean {mean:.5f}, recorded {recorded_mean:.5f}"
+    drift = DRIFT_INT8 if "int8" in variant else DRIFT
+    assert abs(mean - recorded_mean) <= drift, f"{variant}: mean {mean:.5f}, recorded {recorded_mean:.5f}"
     if variant == "onnx":
         assert np.abs(got - reference).max() < 1e-4  # the same vectors, so it shares torch's identity
 
