@@ -38,12 +38,17 @@ def write_cache(path: Path | None, gen: str | None, records: dict) -> None:
     rows = [[r.doc_id, r.source, r.path, r.title, r.content_hash, r.n_chunks, r.n_sentences, r.indexed_at,
              fps.setdefault(r.fingerprint, len(fps))] for r in records.values()]
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:6]}")
-        tmp.write_text(json.dumps({"generation": gen, "fingerprints": list(fps), "records": rows}), encoding="utf-8")
-        os.replace(tmp, path)
+        _replace(path, json.dumps({"generation": gen, "fingerprints": list(fps), "records": rows}))
     except OSError:
         pass
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically: readers see the old file or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:6]}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def read_stamp(path: Path | None) -> str | None:
@@ -59,11 +64,8 @@ def read_stamp(path: Path | None) -> str | None:
 def write_stamp(path: Path, token: str) -> None:
     """Replace the stamp file atomically. Failing that, remove it (readers then ask Chroma every time);
     a stamp that can be neither written nor removed would hide the change, so that stops the writer."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:6]}")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(token, encoding="ascii")
-        os.replace(tmp, path)
+        _replace(path, token)
     except OSError:
         try:
             path.unlink(missing_ok=True)

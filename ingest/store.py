@@ -30,6 +30,7 @@ from pathlib import Path
 
 from core.errors import IndexLayoutError, IndexMissingError, ModelMismatchError, StoreUnavailableError
 from .faults import crash_point
+from .manifest_cache import read_cache, read_stamp, write_cache, write_stamp
 from .sentpack import LAYOUT, ents_text, pack, unpack
 
 BATCH = 2000  # Chroma rejects very large single writes
@@ -145,8 +146,6 @@ class Store:
         Kept in a file beside the index, named by the generation token (which every manifest write
         changes): reading 170k records from Chroma took 14 s of an unchanged re-ingest at 1M chunks.
         """
-        from .manifest_cache import read_cache, write_cache
-
         gen = self.generation()
         out = read_cache(self.cache, gen, DocRecord)
         if out is None:
@@ -165,8 +164,6 @@ class Store:
         have changed since, so the read by id (~1.5 ms, every query) is skipped for a file read (~20 us).
         A writer killed between the two writes leaves them different: readers then ask Chroma every time.
         """
-        from .manifest_cache import read_stamp
-
         hint = read_stamp(self.stamp)
         if hint is not None and hint == self._gen_seen:
             return hint
@@ -177,16 +174,12 @@ class Store:
 
     def has_stamp(self) -> bool:
         """Whether readers can use the stamp file (a server-mode index never has one, and needs none)."""
-        from .manifest_cache import read_stamp
-
         return self.stamp is None or read_stamp(self.stamp) is not None
 
     def bump_generation(self) -> None:
         """Tell readers the manifest changed (after every manifest write)."""
         token = uuid.uuid4().hex
         if self.stamp is not None:
-            from .manifest_cache import write_stamp
-
             write_stamp(self.stamp, token)  # first: a reader trusting the old stamp must see it change
         self.meta.upsert(ids=[GENERATION_ID], embeddings=[[1.0]], documents=[token])
         self._gen_seen = None
@@ -234,8 +227,6 @@ class Store:
         self._put_meta_json(STATE_ID, {"dirty": False, "by": f"{socket.gethostname()}:{os.getpid()}",
                                        "at": time.time()})
         if self._records is not None:
-            from .manifest_cache import write_cache
-
             write_cache(self.cache, self.generation(), self._records)
 
     def index_fingerprint(self) -> dict | None:
