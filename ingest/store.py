@@ -42,6 +42,12 @@ FINGERPRINT_ID = "fingerprint"  # how the index was last built (JSON of ingest.f
 TARGETED_SWEEP_MAX = 300
 KINDS = ("chunks", "docs", "meta")  # the collections of one index: f"{name}_{kind}"
 LEGACY_KINDS = ("sentences",)  # collections of older layouts: dropped by a rebuild, or once converted
+# HNSW candidates per search. Chroma's default (100) missed 6-10 of the exact top-60 over 100 SQuAD
+# questions on the 648-chunk squad2-dev index, and which ones changed from process to process: an index
+# under Chroma's sync_threshold (1000 records) is rebuilt from its log on every load, in parallel, so
+# each process searches another graph and the same question could get another answer after a restart.
+# 400 gave the exact top-60 in 3 of 3 processes there; it cost ~3 ms a search at the bench's 100k chunks.
+EF_SEARCH = 400
 RECENT = 512  # chunk records kept from the last searches: answering reads their sentences without a second read
 DEFAULT_ENCODER = "fp32"  # what an index recorded before encoders were (torch's vectors)
 
@@ -88,6 +94,13 @@ def _record(did: str, m: dict) -> DocRecord:
                      int(m["n_sentences"]), float(m["indexed_at"]), m.get("fingerprint", ""))
 
 
+def _widen_search(chunks) -> None:
+    """Give an index created with a narrower HNSW search (older docqa) EF_SEARCH: a writer's open upgrades it."""
+    hnsw = (getattr(chunks, "configuration_json", None) or {}).get("hnsw") or {}
+    if int(hnsw.get("ef_search") or 0) < EF_SEARCH:
+        chunks.modify(configuration={"hnsw": {"ef_search": EF_SEARCH}})
+
+
 class Store:
     """The collections of one docqa index: chunks (with their sentences), the manifest (docs), and meta: the
     manifest's generation token, the writer state, the fingerprint and (Chroma server) the writer lease."""
@@ -116,9 +129,11 @@ class Store:
             raise IndexLayoutError("the index was built by an older docqa (sentences stored apart from their "
                                    "chunks); run `docqa ingest` to convert it (re-processes every document once)")
         meta = {"embed_model": model_name, "embed_dim": dim, "embed_encoder": encoder_id, "layout": LAYOUT}
-        cfg = {"hnsw": {"space": "cosine"}}
+        cfg = {"hnsw": {"space": "cosine", "ef_search": EF_SEARCH}}
         self.chunks = client.get_or_create_collection(names["chunks"], metadata=meta, configuration=cfg,
                                                       embedding_function=None)
+        if create and not inspect:
+            _widen_search(self.chunks)
         got = self.chunks.metadata or {}
         if got.get("embed_model") != model_name or int(got.get("embed_dim", dim)) != dim:
             raise ModelMismatchError(
