@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.text import is_heading, lemma_set, lemmas, name_in, numbers, ordinals, words
+from core.text import is_heading, lemma_set, lemmas, name_in, negations, numbers, ordinals, words
 
 from .extractive import idf
 from .question import Question, mentions
@@ -28,7 +28,7 @@ KINDS = ("person", "people", "organisation", "time", "place", "amount", "why", "
 FEATURES = ("score", "cos", "coverage", "support", "passage_support", "margin", "dense", "heading",
             "missing", "missing_known", "missing_unknown", "missing_names", "missing_numbers",
             "type_expected", "type_missing", "value_missing", "numbers_differ", "ordinal_differs",
-            "question_negated", "order") + tuple(f"kind_{k}" for k in KINDS)
+            "question_negated", "negation_unmatched", "order") + tuple(f"kind_{k}" for k in KINDS)
 NEIGHBOURS = 1  # sentences either side of the best one that count as its context
 TOP_CHECKED = 3  # quoted sentences whose entities may satisfy the answer type
 VALUE_KINDS = ("time", "amount")  # questions whose answer is a date or a quantity
@@ -143,6 +143,10 @@ def features(q: Question, passages, ranked, picks, res) -> dict[str, float]:
     f["numbers_differ"] = float(bool(q.numbers) and not set(q.numbers) <= top_numbers and bool(top_numbers))
     top_ordinals = ordinals(top.text)
     f["ordinal_differs"] = float(bool(q.ordinals) and bool(top_ordinals) and not set(q.ordinals) & top_ordinals)
+    # "Where didn't X travel?" asks for the complement of what a passage affirms: only a sentence that
+    # states a negative ("X never reached ...") can answer it. A yes/no question ("... or not?") can be
+    # answered by an affirmative sentence.
+    f["negation_unmatched"] = float(q.negated and q.kind != "yesno" and not any(negations(c.text) for c in quoted))
     f["order"] = order_agreement(q.text, top.text)
     return f
 
