@@ -269,6 +269,7 @@ _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 NUMBER_WORDS = {w: i for i, w in enumerate("""zero _ two three four five six seven eight nine ten eleven twelve
 thirteen fourteen fifteen sixteen seventeen eighteen nineteen""".split()) if w != "_"}
 NUMBER_WORDS.update({w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)})
+NUMBER_WORDS.update(twice=2, thrice=3)  # "vacated twice" meets "two times"; not "once" (also "as soon as")
 _NUMBER_WORD = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + r")\b", re.I)
 ORDINAL_WORDS = {w: i for i, w in enumerate("""_ first second third fourth fifth sixth seventh eighth ninth tenth
 eleventh twelfth thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth""".split())
@@ -349,10 +350,12 @@ EMPHASIS_AFTER_NOT = frozenset("just only merely simply".split())
 
 
 def negations(text: str) -> int:
-    """How many negation words ``text`` holds ("can't", "not", "never"...); "not only/just" is emphasis, not one."""
+    """How many negation words ``text`` holds ("can't", "not", "never"...); "not only/just" is emphasis, not one,
+    and "(whether) ... or not" offers both answers, it denies neither."""
     ws = words(text)
     return sum(1 for i, w in enumerate(ws) if (w in NEGATIONS or w.endswith("n't"))
-               and not (w == "not" and i + 1 < len(ws) and ws[i + 1] in EMPHASIS_AFTER_NOT))
+               and not (w == "not" and i + 1 < len(ws) and ws[i + 1] in EMPHASIS_AFTER_NOT)
+               and not (w == "not" and i > 0 and ws[i - 1] == "or"))
 
 
 # -- chat history ----------------------------------------------------------------

@@ -122,12 +122,12 @@ def test_a_missing_date_or_amount_weighs_apart_from_a_missing_name():
 
 def test_a_negated_question_needs_a_sentence_that_states_a_negative():
     """"Which X did not Y?" asks for the complement of what an affirmative sentence says; a sentence with a
-    negation can answer it, and a yes/no question ("... or not?") may be answered by an affirmative one."""
+    negation can answer it, and a yes/no question ("Didn't ...?") may be answered by an affirmative one."""
     asks_complement = "Which suppliers did the ministry not approve?"
     assert _features(asks_complement, "The ministry approved three suppliers in May.")["negation_unmatched"] == 1
     assert _features(asks_complement, "The ministry never approved the two coastal suppliers.")[
         "negation_unmatched"] == 0
     assert _features("Which suppliers did the ministry approve?", "The ministry approved three suppliers.")[
         "negation_unmatched"] == 0
-    yes_no = _features("Did the ministry approve the suppliers or not?", "The ministry approved three suppliers.")
+    yes_no = _features("Didn't the ministry approve the suppliers?", "The ministry approved three suppliers.")
     assert yes_no["question_negated"] == 1 and yes_no["negation_unmatched"] == 0

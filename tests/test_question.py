@@ -56,3 +56,13 @@ def test_pinned_terms():
     assert q.numbers == {"2025"} and q.ordinals == {4} and q.negated
     assert analyze("what do these articles say about jobs?").whole_corpus
     assert not analyze("what does the article say about jobs?").whole_corpus
+
+
+def test_a_negated_auxiliary_opens_a_yes_no_question():
+    """"Didn't ...?", "Can't ...?", "Isn't ...?" ask yes or no, as "Did ...?" does; the negation is kept."""
+    from qa.question import analyze
+
+    for q in ("Didn't the ministry approve the suppliers?", "Can’t firms lay off workers?", "Isn't AI cheaper?"):
+        got = analyze(q)
+        assert (got.kind, got.negated) == ("yesno", True), q
+    assert analyze("Why didn't firms hire?").kind == "why"

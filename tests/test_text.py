@@ -55,3 +55,14 @@ def test_sentence_spans_are_exact_offsets():
     text = "Dr. Wang spoke. The U.S. firm agreed!\nA new line starts here"
     spans = sentence_spans(text)
     assert [text[s:e] for s, e in spans] == ["Dr. Wang spoke.", "The U.S. firm agreed!", "A new line starts here"]
+
+
+def test_or_not_offers_both_answers_and_twice_is_two():
+    """"... or not?" and "whether or not" deny nothing; "twice" and "thrice" are numbers like "two" and "three"."""
+    from core.text import negations, numbers
+
+    assert negations("Is the plan working or not?") == 0
+    assert negations("Firms must report whether or not they automate.") == 0
+    assert negations("The plan is not working, or not yet.") == 1  # the first "not" still denies
+    assert numbers("The hall was vacated twice.") == {"2"} and numbers("thrice") == {"3"}
+    assert numbers("Once the law passed, firms hired.") == set()
