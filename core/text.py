@@ -354,8 +354,8 @@ def negations(text: str) -> int:
     and "(whether) ... or not" offers both answers, it denies neither."""
     ws = words(text)
     return sum(1 for i, w in enumerate(ws) if (w in NEGATIONS or w.endswith("n't"))
-               and not (w == "not" and i + 1 < len(ws) and ws[i + 1] in EMPHASIS_AFTER_NOT)
-               and not (w == "not" and i > 0 and ws[i - 1] == "or"))
+               and not (w == "not" and ((i + 1 < len(ws) and ws[i + 1] in EMPHASIS_AFTER_NOT)
+                                        or (i > 0 and ws[i - 1] == "or"))))
 
 
 # -- chat history ----------------------------------------------------------------

@@ -5,9 +5,10 @@ the best sentences support it (cosine, lemma coverage of the question near the b
 margins), what the question pins down that the passages lack (names, numbers, rare terms), and
 near misses: the expected answer type (a date for "when", a person or organisation for "who"...)
 absent from the sentences that would be quoted, a different number or ordinal, a negated question
-(and one whose quoted sentences state no negative), the question's words in another order. ``Model`` is a logistic regression over them,
-fitted by ``eval/calibrate.py`` on the development sets; its weights and operating point are the
-committed file ``qa/answerability.json``. Nothing here names a question set's wording.
+(and one whose quoted sentences state no negative), the question's words in another order.
+``Model`` is a logistic regression over them, fitted by ``eval/calibrate.py`` on the development
+sets; its weights and operating point are the committed file ``qa/answerability.json``. Nothing here
+names a question set's wording.
 """
 from __future__ import annotations
 

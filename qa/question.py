@@ -18,9 +18,8 @@ from core.text import (AMOUNT_LIKE, PERSON_LIKE, PLACE_LIKE, TIME_LIKE, fold, le
 # ("what happens to workers when factories automate?") is a conjunction, not the question.
 _OPENER = re.compile(r"(?:^|[,;:?!.]\s*|\b(?:and|but|or|so|then|also)\s+)"
                      r"(?:(?:in|on|at|by|for|from|to|since|until|of|with|about|during)\s+)?"
-                     r"(who|whom|whose|when|where|why|how|what|which|is|are|was|were|do|does|did|can|could|"
-                     r"should|would|will|has|have|had|"
-                     r"(?:is|are|was|were|do|does|did|could|should|would|has|have|had|ca|wo)n['’]t)\b", re.I)
+                     r"(who|whom|whose|when|where|why|how|what|which|can|will|(?:ca|wo)n['’]t|"
+                     r"(?:is|are|was|were|do|does|did|could|should|would|has|have|had)(?:n['’]t)?)\b", re.I)
 _TIME_NOUNS = r"year|date|day|month|century|decade|time|period|era|age|season|week|hour"
 _AMOUNT_NOUNS = (r"percentage|percent|number|amount|share|proportion|rate|cost|price|sum|population|size|"
                  r"salary|wage|fine|budget|figure|total|quantity|count|value|length|height|weight|distance")
