@@ -24,7 +24,10 @@ OFFLINE_ENV = {
 
 
 def _llama_static() -> Path | None:
-    spec = importlib.util.find_spec("llama_index.core")
+    try:
+        spec = importlib.util.find_spec("llama_index.core")
+    except ModuleNotFoundError:  # no llama_index at all (find_spec imports the parent package)
+        return None
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(list(spec.submodule_search_locations)[0]) / "_static"

@@ -34,6 +34,9 @@ class Settings:
     # Which runtime computes the vectors: one of ENCODERS (an index records it). "onnx" writes torch's vectors
     # (the same answers on every eval set) and loads fastest; the int8 ones moved answers (bench/results.md).
     encoder: str = "onnx"
+    # Where the torch encoder runs: "cpu", or "cuda" (an NVIDIA GPU, fp32: the same vectors, so an index built
+    # on a GPU is read on a CPU with no rebuild). Optional: nothing needs a GPU (bench/results.md, GPU row).
+    device: str = "cpu"
     chroma_mode: str = "embedded"  # "embedded" (PersistentClient) or "http" (a Chroma server)
     chroma_host: str = "127.0.0.1"
     chroma_port: int = 8000
@@ -60,6 +63,11 @@ class Settings:
             raise ConfigError(f"chroma_mode must be 'embedded' or 'http', not {self.chroma_mode!r}")
         if self.encoder not in ENCODERS:
             raise ConfigError(f"encoder must be one of {', '.join(ENCODERS)}, not {self.encoder!r}")
+        if self.device not in ("cpu", "cuda"):
+            raise ConfigError(f"device must be 'cpu' or 'cuda', not {self.device!r}")
+        if self.device == "cuda" and self.encoder != "torch":
+            raise ConfigError("device = 'cuda' runs the torch encoder: set encoder = 'torch' too "
+                              "(DOCQA_ENCODER=torch), or device = 'cpu'")
         if self.mode not in ("extractive", "llm"):
             raise ConfigError(f"mode must be 'extractive' or 'llm', not {self.mode!r}")
         if self.llm_provider not in ("openai", "ollama", "local"):

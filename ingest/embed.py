@@ -41,7 +41,7 @@ def model_identity(model_path: str) -> tuple[str, int]:
 class Embedder:
     """Normalised sentence embeddings from a local model; heavy parts load on first use."""
 
-    def __init__(self, model_path: str, batch_size: int = 32, encoder: str = "torch"):
+    def __init__(self, model_path: str, batch_size: int = 32, encoder: str = "torch", device: str = "cpu"):
         from core.offline import enforce_offline
 
         from .encoders import identity
@@ -50,6 +50,7 @@ class Embedder:
         self.model_path = model_path
         self.batch_size = batch_size
         self.encoder = encoder
+        self.device = device  # torch only ("cuda" is checked on first use, when torch loads)
         self.encoder_id = identity(encoder)  # what an index records (encoders.encoder_identity)
         self.name, self.dim = model_identity(model_path)
         self._st = None
@@ -67,7 +68,15 @@ class Embedder:
             # Never more threads than cores: oversubscription only adds contention.
             threads = int(os.environ.get("DOCQA_THREADS", "0")) or (os.cpu_count() or 1)
             torch.set_num_threads(max(1, min(threads, os.cpu_count() or 1)))
-            self._st = SentenceTransformer(self.model_path, device="cpu", local_files_only=True)
+            if self.device == "cuda" and not torch.cuda.is_available():
+                from core.errors import ConfigError
+
+                raise ConfigError("device = 'cuda' but torch sees no CUDA GPU here: set device = 'cpu' "
+                                  "(DOCQA_DEVICE=cpu)")
+            if self.device == "cuda":
+                # Tokenizing is the GPU's bottleneck: all cores for it (1.8x at batch 256, bench/results.md).
+                os.environ["TOKENIZERS_PARALLELISM"] = "true"
+            self._st = SentenceTransformer(self.model_path, device=self.device, local_files_only=True)
         return self._st
 
     def _few(self):
@@ -105,7 +114,7 @@ class Embedder:
 
     def _query_path(self):
         """The runtime for a few texts (queries) that loads fastest and builds nothing: see the module docstring."""
-        if self.encoder in FP32 and self._st is None and self._ort is None:
+        if self.encoder in FP32 and self._st is None and self._ort is None and self.device == "cpu":
             return self._few()
         if self.encoder == "torch":
             return None  # torch is loaded: use it
@@ -144,8 +153,11 @@ class Embedder:
         # cost 1.46x the raw encode time on mixed chunk and sentence texts.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.zeros((len(texts), self.dim), dtype="float32")
-        for i in range(0, len(texts), self.batch_size):
-            idx = order[i:i + self.batch_size]
+        # On a GPU a batch takes about as long as one encode call's own overhead: 16 batches a call
+        # (bench/results.md, GPU section). On a CPU the batch dominates; one a call keeps progress fine.
+        step = self.batch_size * (16 if self.device == "cuda" else 1)
+        for i in range(0, len(texts), step):
+            idx = order[i:i + step]
             out[idx] = self.model.encode([texts[j] for j in idx], batch_size=self.batch_size,
                                          normalize_embeddings=True, convert_to_numpy=True,
                                          show_progress_bar=False)
@@ -180,16 +192,17 @@ class Embedder:
 
 
 def get_embedder(settings_or_path, batch_size: int | None = None, encoder: str | None = None) -> Embedder:
-    """The process-wide Embedder for a ``Settings`` (model path, batch size, encoder) or a model path.
+    """The process-wide Embedder for a ``Settings`` (model path, batch size, encoder, device) or a model path.
 
     Callers pass their Settings; a bare model path (the older form) always gives the torch reference.
     """
     if hasattr(settings_or_path, "model_path"):
         s = settings_or_path
-        return _cached(s.model_path, batch_size or s.embed_batch_size, encoder or s.encoder)
-    return _cached(settings_or_path, batch_size or 32, encoder or "torch")
+        return _cached(s.model_path, batch_size or s.embed_batch_size, encoder or s.encoder,
+                       getattr(s, "device", "cpu"))
+    return _cached(settings_or_path, batch_size or 32, encoder or "torch", "cpu")
 
 
 @functools.lru_cache(maxsize=4)
-def _cached(model_path: str, batch_size: int, encoder: str) -> Embedder:
-    return Embedder(model_path, batch_size, encoder)
+def _cached(model_path: str, batch_size: int, encoder: str, device: str = "cpu") -> Embedder:
+    return Embedder(model_path, batch_size, encoder, device)

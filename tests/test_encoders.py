@@ -218,3 +218,24 @@ def test_torch_and_onnx_read_each_others_index(seed_settings, embedder):
         assert (a.text, a.refused, a.citations) == (b.text, b.refused, b.citations)
         assert [p.chunk_id for p in retrieve(q, seed_settings, embedder=embedder)] == \
             [p.chunk_id for p in retrieve(q, onnx, embedder=e)]
+
+
+@pytest.mark.unit
+def test_device_cuda_without_a_gpu_is_one_clear_line(embedder):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: test_device_cuda_gives_the_reference_vectors covers it")
+    e = Embedder(embedder.model_path, encoder="torch", device="cuda")
+    with pytest.raises(ConfigError, match="no CUDA GPU here: set device = 'cpu'") as err:
+        e.encode(["a chunk-sized text " * 30] * 9)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.integration
+def test_device_cuda_gives_the_reference_vectors(embedder, sample):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU here (bench/results.md has the GPU run: cosine >= 0.9999998 to the CPU's)")
+    got = Embedder(embedder.model_path, encoder="torch", device="cuda").encode(sample)
+    cos = (got * embedder.encode(sample)).sum(1)
+    assert cos.min() >= 0.9999

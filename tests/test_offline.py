@@ -60,6 +60,16 @@ def test_enforce_offline_sets_every_switch(monkeypatch):
     assert Path(os.environ["TIKTOKEN_CACHE_DIR"]).is_dir()
 
 
+@pytest.mark.unit
+def test_enforce_offline_without_llama_index_installed():
+    """The GPU bench runs docqa's encoder where only torch is installed: no llama_index, no crash."""
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import core.offline as o; o.enforce_offline(); "
+            "import importlib.util as u; print(u.find_spec('llama_index') is None, o.os.environ['HF_HUB_OFFLINE'])")
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(ROOT)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "1"]
+
+
 @pytest.mark.integration
 def test_llama_index_has_no_openai_defaults():
     from core.offline import configure_llama_index

@@ -39,6 +39,8 @@ def test_pyproject_tool_section(tmp_path, monkeypatch):
     ('mode = "magic"', "mode must be 'extractive' or 'llm'"),
     ('chroma_mode = "cloud"', "chroma_mode must be"),
     ('top_k = ', "not valid TOML"),
+    ('device = "gpu"', "device must be 'cpu' or 'cuda'"),
+    ('device = "cuda"', "set encoder = 'torch' too"),  # the default encoder is onnx: CPU only
 ])
 def test_bad_config_is_one_clear_line(tmp_path, toml, message):
     cfg = tmp_path / "docqa.toml"
@@ -54,3 +56,9 @@ def test_bad_env_value(tmp_path, monkeypatch):
         load_settings(env={"DOCQA_TOP_K": "many"})
     with pytest.raises(ConfigError, match="not found"):
         load_settings(env={"DOCQA_CONFIG": str(tmp_path / "missing.toml")})
+
+
+def test_device_cuda_with_the_torch_encoder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    s = load_settings(env={"DOCQA_DEVICE": "cuda", "DOCQA_ENCODER": "torch"})
+    assert (s.device, s.encoder) == ("cuda", "torch")
