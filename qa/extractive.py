@@ -9,6 +9,7 @@ What to quote is ``qa/select.py``'s job.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -74,6 +75,7 @@ def _sentence(sid: str, text: str, meta: dict, chunk_id: str | None = None) -> S
                     chunk_id=chunk_id or meta["chunk_id"])
 
 
+@functools.lru_cache(maxsize=8192)  # every answer parses ~70 of the same few thousand sentences' entities
 def parse_entities(raw) -> tuple | None:
     """The ``ents`` metadata of a sentence ("LABEL\\ttext" lines) as (label, text) pairs; None if unrecorded."""
     if raw is None:

@@ -5,6 +5,7 @@ The ingestion side (``Document``, ``Chunk``, ``Sentence``) is in ``ingest/models
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 
 from ingest.models import Sentence, Span
 
@@ -37,7 +38,7 @@ class Candidate:
 
 
 def _read_through(name: str) -> property:
-    return property(lambda self: getattr(self.sentence, name), doc=f"The sentence's ``{name}``.")
+    return property(attrgetter(f"sentence.{name}"), doc=f"The sentence's ``{name}``.")  # C: ~0.1 us a read
 
 
 # Properties, not __getattr__: a failed lookup before the fallback cost ~0.6 ms an answer (800 reads).
