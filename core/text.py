@@ -83,9 +83,21 @@ def lemmas(word: str) -> frozenset[str]:
     lemma sets meet. An unknown word keeps itself and, if it looks plural, its singular.
     """
     w = fold(word).replace("’", "'")  # "Temür" meets "Temur"
-    out: set[str] = set()
     tables = _lemma_tables()
-    for pos, (index, exc, rules) in tables.items():
+    out = _table_lemmas(w, tables)
+    if not out and len(w) > 3 and not w.endswith("s"):
+        # A token of tokenize() lost its plural 's' ("companies" -> "companie"): the word with it is known.
+        out = _table_lemmas(w + "s", tables)
+    if not out:
+        out.add(w)
+        if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+            out.add(w[:-1])
+    return frozenset(out)
+
+
+def _table_lemmas(w: str, tables: dict) -> set[str]:
+    out: set[str] = set()
+    for index, exc, rules in tables.values():
         if w in exc:
             out.update(exc[w])
             continue
@@ -94,11 +106,7 @@ def lemmas(word: str) -> frozenset[str]:
         for old, new in rules:
             if w.endswith(old) and (form := w[: len(w) - len(old)] + new) in index:
                 out.add(form)
-    if not out:
-        out.add(w)
-        if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
-            out.add(w[:-1])
-    return frozenset(out)
+    return out
 
 
 def lemma_set(text: str) -> frozenset[str]:

@@ -131,12 +131,25 @@ def amount_of(q: str, kind: str) -> str:
     return "money" if _MONEY_HOW.search(q) or _MONEY_HEAD.search(q) else ""
 
 
+# "Which new job categories ...", "what measures ...": the words between the wh-word and the verb name a plural.
+_WH_HEAD = re.compile(r"^\s*(?:which|what)\s+((?:[\w'’-]+\s+){0,3}?[\w'’-]+?)\s+"
+                      r"(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should)\b", re.I)
+
+
+def _plural_head(q: str) -> bool:
+    m = _WH_HEAD.match(q)
+    if not m:
+        return False
+    last = m.group(1).split()[-1].lower()
+    return len(last) > 3 and last.endswith("s") and not last.endswith("ss") and last not in lemmas(last)
+
+
 def _shape(q: str, kind: str) -> str:
     if _OVERVIEW.search(q):
         return "overview"
     if _COMPARE.search(q):
         return "compare"
-    if _LIST.search(q):
+    if _LIST.search(q) or _plural_head(q):
         return "list"
     if kind in ("why", "how") or _EXPLAIN.search(q):
         return "explain"

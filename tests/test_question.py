@@ -45,6 +45,9 @@ def test_an_amount_of_one_kind_expects_that_kind(question, labels):
     ("List the strategies the government uses", "list"),
     ("Why are investors cautious?", "explain"),
     ("Which court ruled on AI layoffs?", "factoid"),
+    ("Which coastal cities have the river ports?", "list"),  # a plural between the wh-word and its verb
+    ("What kind of policy is it?", "factoid"),
+    ("What news agency was first?", "factoid"),
 ])
 def test_shape(question, shape):
     assert analyze(question).shape == shape

@@ -24,6 +24,15 @@ def test_unknown_words_keep_their_singular():
     assert {"robotaxi", "graduate"} <= lemma_set("Robotaxis replace graduates")
 
 
+def test_a_question_token_meets_its_plural_in_a_sentence():
+    # tokenize() strips a plural 's' ("companies" -> "companie"); the token's lemmas must still meet the
+    # sentence's, or every "-ies"/"-es" plural of a question counted as missing from the passages.
+    for plural in ("companies", "strategies", "churches", "taxes", "processes", "buses", "jobs"):
+        token, = tokenize(plural)
+        assert lemmas(token) & lemma_set(f"The {plural} were listed."), plural
+    assert lemmas(tokenize("Zhejiang")[0]) == frozenset({"zhejiang"})  # an unknown name stays itself
+
+
 def test_number_words_read_as_numbers():
     assert numbers("four of the 10,000 workers") == {"4", "10000"}
     assert numbers("2 firms") == numbers("two firms")
