@@ -257,6 +257,39 @@ def _folded(text: str) -> tuple[str, frozenset]:
     return folded, frozenset(re.findall(r"\w+", folded))
 
 
+TYPO_MIN = 6  # letters a word needs before one slip is forgiven ("Frensh" for "French"); shorter words are too alike
+
+
+def one_edit(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` are equal or differ by one substitution, insertion, deletion or swap of neighbours."""
+    if a == b:
+        return True
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+                                  and a[diff[1]] == b[diff[0]])
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i:] == b[i + 1:]
+
+
+def word_set(text: str) -> frozenset[str]:
+    """The words of ``text``, accents folded and lowercased."""
+    return _folded(text)[1]
+
+
+def near_word(word: str, vocab: frozenset[str]) -> bool:
+    """Whether ``vocab`` holds ``word`` misspelt by one edit (same first letter, TYPO_MIN letters or more):
+    a question's "Kllbrandon" is the passages' "Kilbrandon", not a name they never mention."""
+    w = fold(word)
+    return len(w) >= TYPO_MIN and any(v[:1] == w[:1] and one_edit(w, v) for v in vocab if abs(len(v) - len(w)) <= 1)
+
+
 def name_runs(text: str, min_words: int = 1) -> list[str]:
     """Capitalised phrases ("Hangzhou Intermediate People's Court"), leading function words dropped."""
     out = []

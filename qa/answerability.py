@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.text import is_heading, lemma_set, lemmas, name_in, negations, numbers, ordinals, words
+from core.text import (is_heading, lemma_set, lemmas, name_in, near_word, negations, numbers, ordinals, word_set,
+                       words)
 
 from .extractive import idf
 from .question import Question, mentions
@@ -127,12 +128,13 @@ def features(q: Question, passages, ranked, picks, res) -> dict[str, float]:
              passage_support=_coverage(weights, lemma_set(passage)),
              margin=top.score - next((c.score for c in ranked[1:] if c.text != top.text), 0.0),
              heading=float(is_heading(top.text) or len(top.text.split()) < 4))
+    all_words = word_set(all_text)
     absent = [t for t in weights if not lemmas(t) & all_lemmas]
     f["missing"] = sum(weights[t] for t in absent) / (sum(weights.values()) or 1.0)
     f["missing_known"] = max((weights[t] for t in absent if res.doc_freq(t) > 0), default=0.0)
     f["missing_unknown"] = float(sum(1 for t in absent if res.doc_freq(t) == 0 and not t.isdigit()
                                      and not _known_word(t)))
-    f["missing_names"] = float(sum(1 for n in q.names if not name_in(n, all_text)))
+    f["missing_names"] = float(sum(1 for n in q.names if not name_in(n, all_text) and not near_word(n, all_words)))
     f["missing_numbers"] = float(len(set(q.numbers) - numbers(all_text)))
     quoted = (picks or ranked)[:TOP_CHECKED]
     f["type_expected"] = float(bool(q.expected))

@@ -75,6 +75,15 @@ def test_names_match_across_accents_and_demonyms():
     assert f["missing_names"] == 2
 
 
+def test_a_name_misspelt_by_one_letter_is_not_missing():
+    f = _features("What did the Kllbrandon report say about the Frensh army?",
+                  "The Kilbrandon report praised the French army.")
+    assert f["missing_names"] == 0
+    # ...but a short name, or one two letters away, is another name
+    f = _features("What did the Hughes report say about Austria?", "The Hugues report praised Australia.")
+    assert f["missing_names"] == 1  # Austria (two letters from Australia); Hughes is one letter from Hugues
+
+
 def test_model_refuses_at_its_threshold_and_says_why():
     spec = {"features": list(FEATURES), "mean": [0.0] * len(FEATURES), "scale": [1.0] * len(FEATURES),
             "coef": [3.0 if n == "missing_names" else 0.0 for n in FEATURES], "intercept": -1.0, "threshold": 0.5}

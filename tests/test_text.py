@@ -1,8 +1,8 @@
 """core/text.py: the one text module. Each case is a misfire of the old rules, as a general case."""
 import pytest
 
-from core.text import (fact_tokens, lemma_set, lemmas, name_in, name_runs, names, negations, numbers, ordinals,
-                       sentence_spans, tokenize)
+from core.text import (fact_tokens, lemma_set, lemmas, name_in, name_runs, names, near_word, negations, numbers,
+                       one_edit, ordinals, sentence_spans, tokenize)
 
 pytestmark = pytest.mark.unit
 
@@ -31,6 +31,14 @@ def test_a_question_token_meets_its_plural_in_a_sentence():
         token, = tokenize(plural)
         assert lemmas(token) & lemma_set(f"The {plural} were listed."), plural
     assert lemmas(tokenize("Zhejiang")[0]) == frozenset({"zhejiang"})  # an unknown name stays itself
+
+
+def test_one_edit_is_a_slip_of_the_keyboard():
+    assert one_edit("kllbrandon", "kilbrandon") and one_edit("frensh", "french") and one_edit("form", "from")
+    assert one_edit("celoron", "celeron") and one_edit("teh", "the") and one_edit("temur", "temurs")
+    assert not one_edit("austria", "australia") and not one_edit("abcd", "badc")
+    assert near_word("Frensh", frozenset({"french"})) and not near_word("Jon", frozenset({"jan"}))  # too short
+    assert not near_word("Trench", frozenset({"french"}))  # another first letter: another word
 
 
 def test_number_words_read_as_numbers():
