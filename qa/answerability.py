@@ -30,9 +30,10 @@ KINDS = ("person", "people", "organisation", "time", "place", "amount", "why", "
 FEATURES = ("score", "cos", "coverage", "support", "passage_support", "margin", "dense", "heading",
             "missing", "missing_known", "missing_unknown", "missing_names", "missing_numbers",
             "type_expected", "type_missing", "value_missing", "numbers_differ", "ordinal_differs",
-            "question_negated", "negation_unmatched", "order") + tuple(f"kind_{k}" for k in KINDS)
+            "question_negated", "negation_unmatched", "order", "names_apart") + tuple(f"kind_{k}" for k in KINDS)
 NEIGHBOURS = 1  # sentences either side of the best one that count as its context
 TOP_CHECKED = 3  # quoted sentences whose entities may satisfy the answer type
+NAMES_CHECKED = 10  # best-scored sentences searched for one that holds all the question's names
 VALUE_KINDS = ("time", "amount")  # questions whose answer is a date or a quantity
 
 
@@ -151,6 +152,9 @@ def features(q: Question, passages, ranked, picks, res) -> dict[str, float]:
     # answered by an affirmative sentence.
     f["negation_unmatched"] = float(q.negated and q.kind != "yesno" and not any(negations(c.text) for c in quoted))
     f["order"] = order_agreement(q.text, top.text)
+    # "What region of Japan is Hebei part of?": each name is in the passages, never two in one sentence.
+    if len(q.names) >= 2 and q.shape not in ("compare", "list", "overview"):  # those span sentences by design
+        f["names_apart"] = 1.0 - max(sum(1 for n in q.names if name_in(n, c.text)) for c in ranked[:NAMES_CHECKED]) / len(q.names)
     return f
 
 

@@ -84,6 +84,17 @@ def test_a_name_misspelt_by_one_letter_is_not_missing():
     assert f["missing_names"] == 1  # Austria (two letters from Australia); Hughes is one letter from Hugues
 
 
+def test_names_that_never_share_a_sentence():
+    q = analyze("What region of Peru is Cusco part of?")
+    apart = [_cand("Cusco lies in the south of Bolivia.", index=0), _cand("Peru borders Bolivia.", index=1)]
+    together = [_cand("Cusco is a region in southern Peru.", index=0)] + apart
+    both = [_passage(" ".join(c.text for c in together))]
+    assert features(q, both, apart, apart[:1], _res())["names_apart"] == 0.5
+    assert features(q, both, together, together[:1], _res())["names_apart"] == 0.0
+    compare = analyze("How does Peru differ from Bolivia?")  # a comparison's names sit in different sentences
+    assert features(compare, both, apart, apart[:1], _res())["names_apart"] == 0.0
+
+
 def test_model_refuses_at_its_threshold_and_says_why():
     spec = {"features": list(FEATURES), "mean": [0.0] * len(FEATURES), "scale": [1.0] * len(FEATURES),
             "coef": [3.0 if n == "missing_names" else 0.0 for n in FEATURES], "intercept": -1.0, "threshold": 0.5}
