@@ -105,7 +105,8 @@ def _kind(q: str) -> str:
         return "amount" if _AMOUNT_HOW.match(rest) else "how"
     if w in ("what", "which"):
         # The noun the wh-word asks about: "what monthly wage", "what was the name of the employee".
-        head = re.sub(r"^\s+(?:(?:is|was|are|were)\s+)?(?:(?:the|a|an)\s+)?", " ", rest)
+        # A possessive is a determiner too: "what was China's youth unemployment rate" asks for a rate.
+        head = re.sub(r"^\s+(?:(?:is|was|are|were)\s+)?(?:(?:the|a|an|[\w-]+['’]s?)\s+)?", " ", rest)
         head = re.sub(r"^\s*name\s+of\s+(?:(?:the|a|an)\s+)?", " ", head)
         head = re.findall(r"[\w'’-]+", head)[:NOUN_WINDOW]  # words only: "what is the rate?" ends in "rate"
         for n in head:

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.unit
     ("does guangdong come up anywhere?", "yesno"),
     ("ok so, who wrote it?", "person"),  # the wh-word opens a later clause
     ("What is the unemployment rate?", "amount"),  # the head noun ends the question, before its "?"
+    ("What was Peru's youth literacy rate in 2020?", "amount"),  # a possessive is a determiner, like "the"
 ])
 def test_kind(question, kind):
     assert analyze(question).kind == kind
