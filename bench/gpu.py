@@ -163,7 +163,8 @@ def run(kit: Path, reps: int = 3, device: str = "cuda", limit: int = 0, tok_para
         t_plain = _timed(plain_encode, sync, reps)
         t_same = _timed(plain_same, sync, reps)
         got = vecs["v"][meta["sample"]]
-        row = {"dtype": dtype, "batch": batch, "tokenizers_parallelism": tokpar, "docqa_s": t_docqa, "plain_s": t_plain, "plain_same_texts_s": t_same,
+        row = {"dtype": dtype, "batch": batch, "tokenizers_parallelism": tokpar, "docqa_s": t_docqa,
+               "plain_s": t_plain, "plain_same_texts_s": t_same,
                "docqa_chunks_per_s": meta["chunks"] / t_docqa, "docqa_texts_per_s": len(texts) / t_docqa,
                "plain_nodes_per_s": len(plain) / t_plain, "plain_same_texts_per_s": len(texts) / t_same,
                "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if gpu else 0.0}
@@ -194,8 +195,8 @@ def markdown(g: dict) -> list[str]:
          "(mean / min) |", "|---|---|---|---|---|---|---|---|---|"]
     for r in g["rows"]:
         par = "many" if r.get("tokenizers_parallelism") == "true" else "one"
-        L.append(f"| {r['dtype']} | {r['batch']} | {par} | {r['docqa_chunks_per_s']:,.0f} | {r['docqa_texts_per_s']:,.0f} | "
-                 f"{r['plain_nodes_per_s']:,.0f} | {r['plain_same_texts_per_s']:,.0f} | "
+        L.append(f"| {r['dtype']} | {r['batch']} | {par} | {r['docqa_chunks_per_s']:,.0f} | "
+                 f"{r['docqa_texts_per_s']:,.0f} | {r['plain_nodes_per_s']:,.0f} | {r['plain_same_texts_per_s']:,.0f} | "
                  f"{r['cos_ref_rounded_mean']:.6f} / {r['cos_ref_rounded_min']:.6f} | "
                  f"{r['cos_ref_packaged_mean']:.5f} / {r['cos_ref_packaged_min']:.5f} |")
     return L
@@ -241,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({k: v for k, v in prepare(args.corpus, args.kit).items() if k != "sample"}))
     elif args.cmd == "run":
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "gpu.json").write_text(json.dumps(run(args.kit, args.reps, args.device, args.limit, args.tokpar.split(",")), indent=1))
+        res = run(args.kit, args.reps, args.device, args.limit, args.tokpar.split(","))
+        (args.out / "gpu.json").write_text(json.dumps(res, indent=1))
     else:
         merge(args.file, args.out)
     return 0

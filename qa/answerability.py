@@ -154,7 +154,8 @@ def features(q: Question, passages, ranked, picks, res) -> dict[str, float]:
     f["order"] = order_agreement(q.text, top.text)
     # "What region of Japan is Hebei part of?": each name is in the passages, never two in one sentence.
     if len(q.names) >= 2 and q.shape not in ("compare", "list", "overview"):  # those span sentences by design
-        f["names_apart"] = 1.0 - max(sum(1 for n in q.names if name_in(n, c.text)) for c in ranked[:NAMES_CHECKED]) / len(q.names)
+        held = max(sum(1 for n in q.names if name_in(n, c.text)) for c in ranked[:NAMES_CHECKED])
+        f["names_apart"] = 1.0 - held / len(q.names)
     return f
 
 
