@@ -24,7 +24,6 @@ import json
 import os
 import random
 import shutil
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -105,17 +104,6 @@ def prepare(corpus: Path, kit: Path) -> dict:
     return meta
 
 
-def _timed(fn, sync, reps: int) -> float:
-    out = []
-    for _ in range(reps):
-        sync()
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        out.append(time.perf_counter() - t0)
-    return statistics.median(out)
-
-
 def run(kit: Path, reps: int = 3, device: str = "cuda", limit: int = 0, tok_parallel=("false",)) -> dict:
     """Time docqa's encoding of the recorded calls and plain ST.encode of the plain nodes on the GPU.
 
@@ -124,6 +112,7 @@ def run(kit: Path, reps: int = 3, device: str = "cuda", limit: int = 0, tok_para
     import torch
 
     sys.path.insert(0, str(ROOT))
+    from bench.measure import time_call
     from ingest.embed import Embedder
 
     meta = json.loads((kit / "meta.json").read_text())
@@ -159,9 +148,9 @@ def run(kit: Path, reps: int = 3, device: str = "cuda", limit: int = 0, tok_para
             st.encode(texts, batch_size=batch, normalize_embeddings=True, convert_to_numpy=True,
                       show_progress_bar=False)
 
-        t_docqa = _timed(docqa, sync, reps)
-        t_plain = _timed(plain_encode, sync, reps)
-        t_same = _timed(plain_same, sync, reps)
+        # Each call ends on a synchronise, so the next one starts with the GPU idle.
+        t_docqa, t_plain, t_same = (time_call(lambda f=f: (f(), sync()), reps)[0]
+                                    for f in (docqa, plain_encode, plain_same))
         got = vecs["v"][meta["sample"]]
         row = {"dtype": dtype, "batch": batch, "tokenizers_parallelism": tokpar, "docqa_s": t_docqa,
                "plain_s": t_plain, "plain_same_texts_s": t_same,

@@ -198,8 +198,7 @@ def get_embedder(settings_or_path, batch_size: int | None = None, encoder: str |
     """
     if hasattr(settings_or_path, "model_path"):
         s = settings_or_path
-        return _cached(s.model_path, batch_size or s.embed_batch_size, encoder or s.encoder,
-                       getattr(s, "device", "cpu"))
+        return _cached(s.model_path, batch_size or s.embed_batch_size, encoder or s.encoder, s.device)
     return _cached(settings_or_path, batch_size or 32, encoder or "torch", "cpu")
 
 
