@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     from ingest.embed import get_embedder
 
     from .corpus import build_corpus
-    from .fastindex import VectorCache, build_index_fast, build_stamp
+    from .fastindex import shortcut_index
     from .run import _counts, _ingest_seconds, _write_config
 
     settings = load_settings(args.config)
@@ -44,16 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     clock.log(f"corpus {args.size}: {info['docs']} docs, ~{info['est_chunks']} chunks (reused={info['reused']})")
     cfg = _write_config(work / f"{args.size}.toml", settings, corpus_dir=corpus, index_dir=idx)
     s = settings.replace(corpus_dir=corpus, index_dir=idx)
-    stamp, params = idx / ".bench-built", build_stamp(s, corpus)
-    if not (stamp.exists() and stamp.read_text() == params):
-        import shutil
-
-        shutil.rmtree(idx, ignore_errors=True)
-        clock.log(f"shortcut build of {idx} (long at 100k)")
-        embedder = get_embedder(settings)
-        build = build_index_fast(s, embedder, VectorCache(embedder), log=clock.log)
-        (idx / ".bench-build.json").write_text(json.dumps(build))
-        stamp.write_text(params)
+    shortcut_index(s, corpus, lambda: get_embedder(settings), log=clock.log)
     docs, chunks, sents = _counts(s)
     clock.log(f"index: {docs} docs, {chunks} chunks, {sents} sentences; unchanged re-ingest x{args.repeats}")
     runs = [run_timed(docqa_cmd("--config", str(cfg), "ingest", "--quiet"), timeout=1800).check()

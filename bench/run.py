@@ -160,22 +160,12 @@ def _ingest_real(name, corpus, work, settings, embedder, reps, clock) -> dict:
 
 def _ingest_shortcut(name, corpus, work, settings, embedder, cache, reps, clock) -> dict:
     """The large sizes: shortcut build (bench/fastindex.py), then a real unchanged re-ingest."""
-    from .fastindex import build_index_fast, build_stamp
+    from .fastindex import shortcut_index
 
     idx = work / f"index-{name}"
     cfg = _write_config(work / f"{name}.toml", settings, corpus_dir=corpus, index_dir=idx)
     s = settings.replace(corpus_dir=corpus, index_dir=idx)
-    stamp = idx / ".bench-built"
-    params = build_stamp(s, corpus)
-    if stamp.exists() and stamp.read_text() == params:
-        clock.log(f"ingest {name}: reusing the shortcut index built earlier ({idx})")
-        build = json.loads((idx / ".bench-build.json").read_text())
-    else:
-        shutil.rmtree(idx, ignore_errors=True)
-        clock.log(f"ingest {name}: shortcut build (cached sentence vectors, same Store.put_document path)")
-        build = build_index_fast(s, embedder, cache, log=clock.log)
-        (idx / ".bench-build.json").write_text(json.dumps(build))
-        stamp.write_text(params)
+    build = shortcut_index(s, corpus, lambda: embedder, cache, log=lambda m: clock.log(f"ingest {name}: {m}"))
     docs, chunks, sents = _counts(s)
     clock.log(f"ingest {name}: unchanged re-ingest (subprocess, real)")
     re_runs = [run_timed(docqa_cmd("--config", str(cfg), "ingest", "--quiet"), timeout=1800).check()

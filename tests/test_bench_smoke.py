@@ -106,3 +106,56 @@ def test_bench_quick_run_writes_tables_plot_and_sane_numbers(tmp_path, make_sett
     assert again["query"]["120"]["answer"] != res["query"]["120"]["answer"]  # measured anew, not copied
     with pytest.raises(SystemExit, match="no size 5000"):
         update(again, settings, ["5000"], [], Clock())
+
+
+_BUILD = """
+import json, sys
+sys.path.insert(0, {root!r})
+import bench.fastindex as f
+from core.settings import Settings
+from ingest.embed import get_embedder
+f.ENCODE_DOCS, f.FLUSH_SENTENCES = 2, 1  # one document per manifest switch
+s = Settings(corpus_dir={corpus!r}, index_dir={index!r})
+print(json.dumps(f.shortcut_index(s, s.corpus_dir, lambda: get_embedder(s))))
+"""
+
+
+def _chunk_ids(index: Path, corpus: Path) -> tuple[set, dict]:
+    from core.settings import Settings
+    from ingest.store import get_all, open_store, read_index_model
+
+    s = Settings(corpus_dir=corpus, index_dir=index)
+    store = open_store(s, *read_index_model(s))
+    return set(get_all(store.chunks, [])["ids"]), {d: r.content_hash for d, r in store.records().items()}
+
+
+@pytest.mark.integration
+def test_shortcut_build_killed_mid_write_resumes_to_the_same_index(tmp_path):
+    """A build killed between a flush's vector writes and its manifest switch resumes: documents already in
+    the manifest are skipped, the orphan vectors are swept, and the index equals an uninterrupted build's."""
+    import os
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+
+    def build(index: Path, fault: str | None = None):
+        env = {k: v for k, v in os.environ.items() if k != "DOCQA_FAULT"} | ({"DOCQA_FAULT": fault} if fault else {})
+        code = _BUILD.format(root=str(ROOT), corpus=str(corpus), index=str(index))
+        return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+
+    killed = build(tmp_path / "a", fault="before_switch:2")
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert (tmp_path / "a" / ".bench-partial").exists() and not (tmp_path / "a" / ".bench-built").exists()
+    resumed = build(tmp_path / "a")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resuming after 1 documents" in resumed.stdout
+    swept = int(resumed.stdout.split("documents (1 files), ")[1].split(" orphan")[0])
+    assert swept > 0  # the second document's chunks were written before the kill
+    assert json.loads(resumed.stdout.strip().splitlines()[-1])["resumed_after_docs"] == 1
+    assert (tmp_path / "a" / ".bench-built").exists() and not (tmp_path / "a" / ".bench-partial").exists()
+    fresh = build(tmp_path / "b")
+    assert fresh.returncode == 0, fresh.stderr[-2000:]
+    assert _chunk_ids(tmp_path / "a", corpus) == _chunk_ids(tmp_path / "b", corpus)
+    assert len(_chunk_ids(tmp_path / "a", corpus)[1]) == len(list(corpus.glob("*.txt")))
