@@ -185,9 +185,8 @@ def _cmd_show(args, settings) -> int:
 
 
 def _cmd_ask(args, settings) -> int:
+    import askd
     from core.errors import InputError
-
-    from qa.answer import answer
 
     history = None
     if args.history:
@@ -196,12 +195,36 @@ def _cmd_ask(args, settings) -> int:
         except (OSError, ValueError) as e:
             raise InputError(f"cannot read history file {args.history}: {e}; expected a JSON list of "
                              '{"role": ..., "content": ...}') from None
-    ans = answer(args.question, history=history, settings=settings, mode=args.mode)
-    if args.json:
-        print(json.dumps(ans.to_json(), ensure_ascii=False))
-        return 0
-    print(render_text(ans))
-    return 0
+    request = {"question": args.question, "history": history, "mode": args.mode, "top_k": settings.top_k,
+               "json": args.json}
+    path = askd.socket_path(settings)
+    reply = askd.ask(path, request, timeout=settings.llm_timeout + 30) if path else None
+    if reply is None:
+        reply = ask_reply(request, settings)
+        if path:
+            askd.spawn(path, args.config)  # after answering: the next ask finds it warm
+    if reply.get("out"):
+        print(reply["out"])
+    if reply.get("err"):
+        print(reply["err"], file=sys.stderr)
+    return reply["rc"]
+
+
+def ask_reply(request: dict, settings) -> dict:
+    """Answer one ``docqa ask`` request ({"question", "history", "mode", "top_k", "json"}) as
+    {"rc", "out", "err"}: what the command prints. Shared by the in-process path and askd.py."""
+    from core.errors import DocqaError
+    from qa.answer import answer
+
+    if request.get("top_k"):
+        settings = settings.replace(top_k=request["top_k"])
+    try:
+        ans = answer(request["question"], history=request.get("history"), settings=settings,
+                     mode=request.get("mode"))
+    except DocqaError as e:
+        return {"rc": 2, "out": "", "err": f"error: {e}"}
+    out = json.dumps(ans.to_json(), ensure_ascii=False) if request.get("json") else render_text(ans)
+    return {"rc": 0, "out": out, "err": ""}
 
 
 def _cmd_eval(args, settings) -> int:

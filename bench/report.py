@@ -88,9 +88,15 @@ def targets(res: dict) -> list[dict]:
     if cold:
         rows.append({"key": "help", "what": "`docqa --help` wall", "measured": f"{cold['help_s']:.2f} s",
                      "target": "< 0.5 s", "met": cold["help_s"] < 0.5})
-        rows.append({"key": "ask_cold", "what": "one-shot `docqa ask` on the seed corpus",
+        rows.append({"key": "ask_cold", "what": "one-shot `docqa ask` on the seed corpus, cold process (no helper)",
                      "measured": f"{cold['ask_s']:.2f} s" if "ask_s" in cold else f"failed: {cold.get('ask_error')}",
                      "target": "<= 0.8 s", "met": cold["ask_s"] <= 0.8 if "ask_s" in cold else None})
+        if "ask_warm_s" in cold:
+            rows.append({"key": "ask_warm", "what": "one-shot `docqa ask` on the seed corpus, answered by the warm "
+                         "helper an earlier ask left (askd.py; default on)",
+                         "measured": f"{cold['ask_warm_s']:.2f} s" + ("" if cold.get("ask_warm_same_output")
+                                                                         else " (output differed!)"),
+                         "target": "<= 0.8 s", "met": cold["ask_warm_s"] <= 0.8 and cold.get("ask_warm_same_output")})
     rows += _targets_13(res)
     srv = res.get("serving", {})
     if srv.get("rss_peak_mb") and srv.get("levels") and any(lv["ok"] for lv in srv["levels"]):
@@ -296,7 +302,13 @@ def markdown(res: dict, out: Path) -> str:
     L += ["", "## Cold start", "", f"- `docqa --help`: {_f(cold.get('help_s'), 2)} s (median of "
           f"{len(cold.get('help_samples', []))})", f"- one-shot `docqa ask` (seed index): {_f(cold.get('ask_s'), 2)} s "
           f"(median of {len(cold.get('ask_samples', []))}), peak RSS {_f(cold.get('ask_peak_rss_mb'), 0)} MiB"
-          + (f" — failed: {cold['ask_error']}" if cold.get("ask_error") else ""), "",
+          + (f" — failed: {cold['ask_error']}" if cold.get("ask_error") else ""),
+          f"- one-shot `docqa ask` answered by the warm helper (askd.py, left by the previous ask): "
+          f"{_f(cold.get('ask_warm_s'), 2)} s (median of {len(cold.get('ask_warm_samples', []))}; the ask that "
+          f"started it: {_f(cold.get('ask_first_s'), 2)} s), peak RSS {_f(cold.get('ask_warm_peak_rss_mb'), 0)} MiB "
+          f"(the client process; the helper itself {_f(cold.get('ask_helper_peak_rss_mb'), 0)} MiB while it lives, "
+          f"`ask_daemon_idle_s` = 300 s by default); same printed answer as the cold ask: "
+          f"{cold.get('ask_warm_same_output')}", "",
           "## Serving (Gradio API on loopback, seed index)", ""]
     srv = res.get("serving", {})
     if srv.get("levels"):

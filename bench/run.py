@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from .measure import ROOT, Clock, docqa_cmd, run_timed
+from .measure import ROOT, Clock, docqa_cmd, run_timed, vm_hwm_mb
 
 DEFAULT_SIZES = "1000,10000,100000"  # docqa.py's default for --sizes
 # Above this many chunks the plain llama-index index is not built (over an hour at 1M on 2 cores): the
@@ -206,16 +206,55 @@ def _query(entry, qfile, reps, clock, profile: Path | None = None) -> dict:
 
 
 def _cold(seed, question, reps, clock) -> dict:
-    clock.log("cold start: docqa --help, one-shot docqa ask")
+    """`docqa --help`, and `docqa ask` twice over: a cold process (the warm helper switched off), and the
+    ask that finds the helper the previous one left (askd.py; the helper is stopped afterwards)."""
+    import askd
+    from core.settings import load_settings
+
+    clock.log("cold start: docqa --help, one-shot docqa ask (cold, and with the warm helper)")
     helps = [run_timed(docqa_cmd("--help"), timeout=60).check() for _ in range(max(3, reps + 2))]
-    asks = [run_timed(docqa_cmd("--config", seed["config"], "ask", question), timeout=300) for _ in range(reps)]
+    off = {"DOCQA_ASK_DAEMON_IDLE_S": "0"}
+    asks = [run_timed(docqa_cmd("--config", seed["config"], "ask", question), env=off, timeout=300)
+            for _ in range(reps)]
     failed = [p for p in asks if p.rc != 0]
     if failed:  # e.g. qa/answer.py not there yet: report it, measure the rest
         return {"help_s": statistics.median(p.wall_s for p in helps), "help_samples": [p.wall_s for p in helps],
                 "ask_error": (failed[0].stderr.strip().splitlines() or ["?"])[-1], "question": question}
-    return {"help_s": statistics.median(p.wall_s for p in helps), "help_samples": [p.wall_s for p in helps],
-            "ask_s": statistics.median(p.wall_s for p in asks), "ask_samples": [p.wall_s for p in asks],
-            "ask_peak_rss_mb": max(p.peak_rss_mb for p in asks), "question": question}
+    out = {"help_s": statistics.median(p.wall_s for p in helps), "help_samples": [p.wall_s for p in helps],
+           "ask_s": statistics.median(p.wall_s for p in asks), "ask_samples": [p.wall_s for p in asks],
+           "ask_peak_rss_mb": max(p.peak_rss_mb for p in asks), "question": question}
+    on = {"DOCQA_ASK_DAEMON_IDLE_S": "120"}
+    saved, cwd = dict(os.environ), os.getcwd()
+    os.environ.update(on)
+    os.chdir(ROOT)  # run_timed runs docqa in ROOT, and the helper's socket depends on the folder
+    try:
+        path = askd.socket_path(load_settings(seed["config"]))
+    finally:
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(saved)
+    if path is None:
+        return out
+    askd.stop(path)
+    try:
+        first = run_timed(docqa_cmd("--config", seed["config"], "ask", question), env=on, timeout=300).check()
+        deadline = time.monotonic() + 120
+        while not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        warm = [run_timed(docqa_cmd("--config", seed["config"], "ask", question), env=on, timeout=300).check()
+                for _ in range(max(3, reps))]
+        try:
+            helper_mb = vm_hwm_mb(int(path.with_suffix(".lock").read_text()))
+        except (OSError, ValueError):
+            helper_mb = None
+    finally:
+        askd.stop(path)
+    out.update({"ask_first_s": first.wall_s, "ask_warm_s": statistics.median(p.wall_s for p in warm),
+                "ask_warm_samples": [p.wall_s for p in warm], "ask_warm_peak_rss_mb": max(p.peak_rss_mb for p in warm),
+                "ask_helper_peak_rss_mb": helper_mb,
+                "ask_warm_same_output": all(p.stdout.splitlines()[:-1] == first.stdout.splitlines()[:-1]
+                                            for p in warm)})
+    return out
 
 
 def main(args, settings) -> int:

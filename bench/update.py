@@ -2,6 +2,7 @@
 
     python -m bench.update --out bench/ --query seed,1000,100000   # the warm-query section again
     python -m bench.update --out bench/ --add 1000000              # a size the run did not have
+    python -m bench.update --out bench/ --cold                     # `docqa --help` and one-shot `docqa ask`
 
 A full ``docqa bench`` takes ~17 minutes up to 100k chunks, and a 1M-chunk shortcut index another
 1.5 hours to build. This re-runs only what is named, against the corpora and indexes the run left in
@@ -37,11 +38,12 @@ def _commit() -> str:
         return ""
 
 
-def update(res: dict, settings, query: list[str], add: list[int], clock: Clock) -> dict:
-    """``res`` (a results.json) with the named sizes' query section re-measured and ``add`` sizes added."""
+def update(res: dict, settings, query: list[str], add: list[int], clock: Clock, cold: bool = False) -> dict:
+    """``res`` (a results.json) with the named sizes' query section re-measured, ``add`` sizes added and,
+    with ``cold``, the cold-start section re-measured."""
     from . import report
     from .corpus import build_corpus
-    from .run import _entry_named, _ingest_shortcut, _query
+    from .run import _cold, _entry_named, _ingest_shortcut, _query
 
     entries = res["ingest"]
     unknown = [n for n in query if _entry_named(entries, n) is None]
@@ -70,6 +72,10 @@ def update(res: dict, settings, query: list[str], add: list[int], clock: Clock) 
         res["query"][name] = _query(_entry_named(entries, name), qfile, reps, clock)
     if query and not add:
         done.append(f"query section re-measured at {', '.join(dict.fromkeys(query))}")
+    if cold:
+        question = json.loads(qfile.read_text())[0]
+        res["cold"] = _cold(entries[0], question, reps, clock)
+        done.append("cold start re-measured")
     res.setdefault("updates", []).append({
         "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "load_avg_start": os.getloadavg(),
         "commit": _commit(), "what": "; ".join(done)})
@@ -89,12 +95,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "bench", help="folder of the run's results.json")
     p.add_argument("--query", help="sizes whose warm-query section to re-measure, e.g. seed,1000,100000")
     p.add_argument("--add", help="sizes (chunks) to add to the run, e.g. 1000000")
+    p.add_argument("--cold", action="store_true", help="re-measure `docqa --help` and one-shot `docqa ask`")
     p.add_argument("--config")
     args = p.parse_args(argv)
     path = args.out / "results.json"
     res = json.loads(path.read_text())
     clock = Clock()
-    update(res, load_settings(args.config), _names(args.query), [int(x) for x in _names(args.add)], clock)
+    update(res, load_settings(args.config), _names(args.query), [int(x) for x in _names(args.add)], clock,
+           cold=args.cold)
     path.write_text(json.dumps(res, indent=1, default=str))
     report.plot_growth(res, args.out / "growth.png")
     (args.out / "results.md").write_text(report.markdown(res, args.out))

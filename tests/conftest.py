@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import shutil
 import socket
 import sys
@@ -15,6 +16,9 @@ sys.path.insert(0, str(ROOT))
 from core.offline import enforce_offline  # noqa: E402
 
 enforce_offline()
+# `docqa ask` in a subprocess would leave a warm helper (askd.py) per index for minutes; tests/test_askd.py
+# switches it on where it is the subject.
+os.environ["DOCQA_ASK_DAEMON_IDLE_S"] = "0"
 
 ATTEMPTS: list[str] = []  # every non-loopback connection tried during the session
 

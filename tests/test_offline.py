@@ -43,7 +43,7 @@ def _guarded_env(tmp_path, **extra):
                                                                        "TRANSFORMERS", "DOCQA_", "TIKTOKEN"))}
     env.update(PYTHONPATH=f"{site}:{ROOT}", NET_GUARD_LOG=str(tmp_path / "net.log"),
                DOCQA_CORPUS_DIR=str(tmp_path / "corpus"), DOCQA_INDEX_DIR=str(tmp_path / "index"),
-               HOME=str(tmp_path / "home"), **extra)
+               HOME=str(tmp_path / "home"), DOCQA_ASK_DAEMON_IDLE_S="0", **extra)  # no helper outliving the test
     return env
 
 
