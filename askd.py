@@ -53,7 +53,17 @@ def socket_path(settings) -> Path | None:
     if st.st_uid != os.getuid() or st.st_mode & 0o077:
         return None  # someone else's folder, or readable by others: never talk to a socket in it
     same = settings.replace(top_k=1, mode="extractive")  # per question: they travel in the request
-    key = hashlib.sha256(f"{os.getcwd()}\n{same!r}\n{_code_stamp()}\n{sys.prefix}".encode()).hexdigest()
+    # The helper keeps the environment it was started with: DOCQA_THREADS, the LLM key (hashed into the
+    # name, never stored), and the installed packages (site-packages changes when pip adds or removes one).
+    env = sorted((k, v) for k, v in os.environ.items() if k.startswith("DOCQA_") or k == settings.llm_api_key_env)
+    import sysconfig
+
+    try:
+        packages = os.stat(sysconfig.get_paths()["purelib"]).st_mtime_ns
+    except OSError:
+        packages = 0
+    key = hashlib.sha256(f"{os.getcwd()}\n{same!r}\n{_code_stamp()}\n{sys.prefix}\n{env}\n{packages}"
+                         .encode()).hexdigest()
     return base / f"ask-{key[:24]}.sock"
 
 

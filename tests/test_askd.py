@@ -92,3 +92,19 @@ def test_second_ask_is_answered_by_the_helper_and_an_ingest_retires_it(tmp_path)
     finally:
         askd.stop(path)
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+@pytest.mark.unit
+def test_a_changed_key_or_thread_count_means_another_helper(tmp_path, monkeypatch):
+    """The helper keeps the environment it started with, so what it answers with must name its socket."""
+    import askd
+    from core.settings import Settings
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    s = Settings(ask_daemon_idle_s=60)
+    first = askd.socket_path(s)
+    monkeypatch.setenv(s.llm_api_key_env, "sk-other")
+    second = askd.socket_path(s)
+    monkeypatch.setenv("DOCQA_THREADS", "1")
+    assert len({first, second, askd.socket_path(s)}) == 3
+    assert "sk-other" not in str(second)
