@@ -54,7 +54,8 @@ def test_second_ask_is_answered_by_the_helper_and_an_ingest_retires_it(tmp_path)
 
     old_cwd, old_env = os.getcwd(), dict(os.environ)
     os.chdir(tmp_path)
-    os.environ.update(XDG_RUNTIME_DIR=run_dir, DOCQA_ASK_DAEMON_IDLE_S="120")
+    os.environ.clear()
+    os.environ.update(env)  # exactly the CLI's environment: DOCQA_* variables are part of the socket's name
     try:
         path = askd.socket_path(load_settings())  # what the CLI computes in tmp_path
     finally:
