@@ -3,6 +3,7 @@
     python -m bench.update --out bench/ --query seed,1000,100000   # the warm-query section again
     python -m bench.update --out bench/ --add 1000000              # a size the run did not have
     python -m bench.update --out bench/ --cold                     # `docqa --help` and one-shot `docqa ask`
+    python -m bench.update --out bench/ --ingest seed,1000         # real ingest, raw encode, plain build
 
 A full ``docqa bench`` takes ~17 minutes up to 100k chunks, and a 1M-chunk shortcut index another
 1.5 hours to build. This re-runs only what is named, against the corpora and indexes the run left in
@@ -38,12 +39,14 @@ def _commit() -> str:
         return ""
 
 
-def update(res: dict, settings, query: list[str], add: list[int], clock: Clock, cold: bool = False) -> dict:
-    """``res`` (a results.json) with the named sizes' query section re-measured, ``add`` sizes added and,
-    with ``cold``, the cold-start section re-measured."""
+def update(res: dict, settings, query: list[str], add: list[int], clock: Clock, cold: bool = False,
+           ingest: list[str] | None = None) -> dict:
+    """``res`` (a results.json) with the named sizes' query section re-measured, ``add`` sizes added,
+    ``ingest`` (sizes built by a real ingest) ingested again beside the plain build and, with ``cold``, the
+    cold-start section re-measured."""
     from . import report
     from .corpus import build_corpus
-    from .run import _cold, _entry_named, _ingest_shortcut, _query
+    from .run import _cold, _entry_named, _ingest_real, _ingest_shortcut, _query
 
     entries = res["ingest"]
     unknown = [n for n in query if _entry_named(entries, n) is None]
@@ -68,6 +71,17 @@ def update(res: dict, settings, query: list[str], add: list[int], clock: Clock, 
         res["conditions"]["sizes"] = sorted(set(res["conditions"]["sizes"]) | {n})
         query.append(e["name"])
         done.append(f"added {n} chunks (shortcut index, re-ingest, query)")
+    for name in ingest or []:
+        old = _entry_named(entries, name)
+        if old is None or old.get("mode") != "real":
+            raise SystemExit(f"bench.update: {name} is not a size this run ingested for real")
+        from ingest.embed import get_embedder
+
+        corpus = Path(res["corpus_pool"]["seed_dir"]) if name == "seed" else work / f"corpus-{name}"
+        e = _ingest_real(name, corpus, work, settings, get_embedder(settings), reps, clock)
+        e.update({k: v for k, v in old.items() if k not in e})
+        entries[entries.index(old)] = e
+        done.append(f"ingest re-measured at {name} (docqa, raw encode, plain llama-index build)")
     for name in dict.fromkeys(query):
         res["query"][name] = _query(_entry_named(entries, name), qfile, reps, clock)
     if query and not add:
@@ -95,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "bench", help="folder of the run's results.json")
     p.add_argument("--query", help="sizes whose warm-query section to re-measure, e.g. seed,1000,100000")
     p.add_argument("--add", help="sizes (chunks) to add to the run, e.g. 1000000")
+    p.add_argument("--ingest", help="real-ingest sizes to ingest again beside the plain build, e.g. seed,1000")
     p.add_argument("--cold", action="store_true", help="re-measure `docqa --help` and one-shot `docqa ask`")
     p.add_argument("--config")
     args = p.parse_args(argv)
@@ -102,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     res = json.loads(path.read_text())
     clock = Clock()
     update(res, load_settings(args.config), _names(args.query), [int(x) for x in _names(args.add)], clock,
-           cold=args.cold)
+           cold=args.cold, ingest=_names(args.ingest))
     path.write_text(json.dumps(res, indent=1, default=str))
     report.plot_growth(res, args.out / "growth.png")
     (args.out / "results.md").write_text(report.markdown(res, args.out))

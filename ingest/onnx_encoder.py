@@ -179,11 +179,13 @@ def threads() -> int:
 class OnnxEncoder:
     """Normalised sentence vectors (mean pooling + L2, as sentence-transformers) from an ONNX Runtime session.
 
-    Every text runs alone, unpadded, and the texts of a batch are spread over ``threads()`` worker
-    threads (one intra-op thread each). Measured here (bench/encoders.md), this beats padded batches of
-    32 on all threads: a batch's activations overflow the CPU caches. It also makes every vector
-    independent of its batch-mates: int8 dynamic quantisation scales activations per input tensor, and a
-    batch-mate with a wider range moved a text's vector by up to 0.04 cosine.
+    The texts of a call are spread over ``threads()`` worker threads (one intra-op thread each). A long
+    text (a chunk) runs alone, unpadded: measured here (bench/encoders.md), this beats padded batches of
+    32 on all threads, whose activations overflow the CPU caches. Short texts (sentences) run a few at a
+    time at one padded width in fp32 (``SHORT_BATCH``), which pays: the fixed cost of a run outweighs a
+    sentence's compute. Every vector is independent of its batch-mates: the padded width is the text's
+    own, and int8 variants run every text alone, since dynamic quantisation scales activations per input
+    tensor and a batch-mate with a wider range moved a text's vector by up to 0.04 cosine.
 
     ``workers=1`` is the query encoder: one text at a time on every core's intra-op thread instead
     (one query 7.1 -> 4.9 ms on this 2-core machine, bit-identical vectors; bench/results.md).
@@ -243,11 +245,59 @@ class OnnxEncoder:
         return self._map(one, list(texts))
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        """float32 (len(texts), dim), L2-normalised, rows in input order (``batch_size`` is not needed)."""
+        """float32 (len(texts), dim), L2-normalised, rows in input order (``batch_size`` is not needed).
+
+        fp32 ingest: short texts (sentences) run in small batches of one padded length (see ``_groups``),
+        the rest alone. A text's vector depends on the text only, never on what else is in the call.
+        """
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        rows = self._map(lambda t: mean_pool(self._states(t)[0][None], None)[0], list(texts))
-        return np.vstack(rows).astype(np.float32)
+        if self.variant != "onnx" or self.workers == 1:
+            # int8 scales activations per input tensor, so a batch-mate would move a vector; a query is one text
+            rows = self._map(lambda t: mean_pool(self._states(t)[0][None], None)[0], list(texts))
+            return np.vstack(rows).astype(np.float32)
+        encs = [self.tok.encode(t) for t in texts]
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for group, vecs in self._map(lambda g: (g, self._run_group([encs[i].ids for i in g])), _groups(encs)):
+            out[group] = vecs
+        return out
+
+    def _run_group(self, seqs: list[list[int]]) -> np.ndarray:
+        """Pooled vectors of token-id sequences, padded to one length (masked positions add exact zeros)."""
+        width = _padded(len(seqs[0])) if len(seqs[0]) <= SHORT_TOKENS else len(seqs[0])
+        ids = np.full((len(seqs), width), PAD_ID, dtype=np.int64)
+        mask = np.zeros((len(seqs), width), dtype=np.int64)
+        for k, seq in enumerate(seqs):
+            ids[k, :len(seq)], mask[k, :len(seq)] = seq, 1
+        states = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        return mean_pool(states, mask)
+
+
+# Per-run overhead dominates a sentence's few dozen tokens: texts of up to SHORT_TOKENS wordpieces run
+# SHORT_BATCH at a time, each padded to the next multiple of PAD_TO. The padded width depends on the text
+# alone, so its vector does too (bit-identical alone or with any batch-mates; tests/test_encoders.py) and
+# differs from an unpadded run by float rounding only (cosine >= 0.9999998 on bench-corpus sentences).
+# Longer texts (chunks) run alone: padding them gained nothing (bench/encoders.md).
+SHORT_TOKENS, SHORT_BATCH, PAD_TO = 64, 8, 8
+
+
+def _padded(n: int) -> int:
+    return -(-n // PAD_TO) * PAD_TO
+
+
+def _groups(encs) -> list[list[int]]:
+    """Indexes of ``encs`` in runs: short texts grouped by padded width, SHORT_BATCH at most; long ones alone."""
+    short, runs = {}, []
+    for i, e in enumerate(encs):
+        n = len(e.ids)
+        if n <= SHORT_TOKENS:
+            short.setdefault(_padded(n), []).append(i)
+        else:
+            runs.append([i])
+    for width in sorted(short):
+        idx = short[width]
+        runs += [idx[k:k + SHORT_BATCH] for k in range(0, len(idx), SHORT_BATCH)]
+    return runs
 
 
 def mean_pool(states: np.ndarray, mask: np.ndarray | None) -> np.ndarray:

@@ -74,7 +74,30 @@ def test_query_path_is_the_variants_own_and_batch_independent(variant, sample):
     q = e.encode_query(sample[0])
     assert e._st is None, "an ONNX variant must not load torch"
     # int8 scales activations per input: a text must not move with its batch-mates (each runs alone).
-    assert np.array_equal(q, e.encode(sample[:40])[0])
+    # fp32 pads short texts to a width of their own: the query's unpadded run differs by rounding only.
+    if variant == "onnx":
+        assert np.abs(q - e.encode(sample[:40])[0]).max() < 1e-6
+    else:
+        assert np.array_equal(q, e.encode(sample[:40])[0])
+
+
+@pytest.mark.integration
+def test_short_texts_run_in_padded_batches_whose_vectors_depend_on_the_text_alone(embedder, sample):
+    """fp32 ingest batches sentences of one padded width: the same bits alone or with any batch-mates, and
+    the unpadded run's vector up to float rounding; chunks (longer) still run alone, unpadded."""
+    enc = onnx_encoder.OnnxEncoder(embedder.model_path, "onnx", workers=2)
+    sentences = [t for t in sample if len(enc.tok.encode(t).ids) <= onnx_encoder.SHORT_TOKENS]
+    longer = [t for t in sample if len(enc.tok.encode(t).ids) > onnx_encoder.SHORT_TOKENS]
+    assert len(sentences) >= 20 and longer
+    groups = onnx_encoder._groups([enc.tok.encode(t) for t in sentences])
+    assert max(len(g) for g in groups) > 1  # batching happens
+    together = enc.encode(sentences)
+    assert np.array_equal(together[::3], enc.encode(sentences[::3]))
+    assert np.array_equal(together[:5], np.vstack([enc.encode([t]) for t in sentences[:5]]))
+    unpadded = np.vstack([onnx_encoder.mean_pool(enc._states(t)[0][None], None) for t in sentences])
+    assert float(np.sum(together * unpadded, axis=1).min()) > 0.999999
+    alone = np.vstack([onnx_encoder.mean_pool(enc._states(t)[0][None], None) for t in longer[:5]])
+    assert np.array_equal(enc.encode(longer[:5]), alone)
 
 
 @pytest.mark.integration
