@@ -201,7 +201,7 @@ def _cmd_ask(args, settings) -> int:
     reply = askd.ask(path, request, timeout=settings.llm_timeout + 30) if path else None
     if reply is None:
         reply = ask_reply(request, settings)
-        if path:
+        if path and reply["rc"] == 0:
             askd.spawn(path, args.config)  # after answering: the next ask finds it warm
     if reply.get("out"):
         print(reply["out"])

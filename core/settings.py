@@ -56,7 +56,7 @@ class Settings:
     port: int = 7860
     auth: str = ""  # "user:pass"; required to bind anything but loopback
     max_upload_mb: int = 20
-    # `docqa ask` leaves a warm helper (askd.py) that answers the next ask in ~0.1 s instead of ~3 s; it
+    # `docqa ask` leaves a warm helper (askd.py) that answers the next ask in ~0.2 s instead of ~3 s; it
     # exits after this many idle seconds. 0: every ask starts cold.
     ask_daemon_idle_s: int = 300
     max_file_mb: int = 10  # larger files are skipped with a warning (50 MB of text = hours of embedding)
