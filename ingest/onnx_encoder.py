@@ -78,12 +78,11 @@ def file_path(model_path: str, variant: str = "onnx") -> Path:
 
 def model_file(model_path: str, variant: str = "onnx") -> Path:
     """The cached ONNX file of ``variant`` for these weights, built (under a file lock) if missing."""
-    from filelock import FileLock
-
     path = file_path(model_path, variant)
     folder = path.parent
     if path.is_file():
         return path
+    from filelock import FileLock  # after the usual case: importing it costs a cold `docqa ask` ~0.1 s
     fp32 = None if QUANTISE[variant] is None else model_file(model_path, "onnx")  # before the lock: not re-entrant
     try:
         folder.mkdir(parents=True, exist_ok=True)
