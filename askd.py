@@ -42,7 +42,7 @@ def _code_stamp() -> str:
 def socket_path(settings) -> Path | None:
     """Where the helper for these settings, this folder and this code listens; None when switched off
     or when no private runtime folder can be had."""
-    if settings.ask_daemon_idle_s <= 0 or not hasattr(socket, "AF_UNIX"):
+    if settings.ask_daemon_idle_s <= 0 or not hasattr(socket, "AF_UNIX") or not hasattr(os, "getuid"):
         return None
     base = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp") / f"docqa-{os.getuid()}"
     try:
