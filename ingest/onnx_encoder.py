@@ -276,7 +276,10 @@ class OnnxEncoder:
 # SHORT_BATCH at a time, each padded to the next multiple of PAD_TO. The padded width depends on the text
 # alone, so its vector does too (bit-identical alone or with any batch-mates; tests/test_encoders.py) and
 # differs from an unpadded run by float rounding only (cosine >= 0.9999998 on bench-corpus sentences).
-# Longer texts (chunks) run alone: padding them gained nothing (bench/encoders.md).
+# The query session (workers=1) runs unpadded, and so does ``Embedder.encode`` for a call of at most
+# SMALL_BATCH short texts (it takes the query session): such a sentence's stored vector can differ from
+# the same sentence's in a bigger call by that rounding, never more. Longer texts (chunks) run alone:
+# padding them gained nothing (bench/encoders.md).
 SHORT_TOKENS, SHORT_BATCH, PAD_TO = 64, 8, 8
 
 
