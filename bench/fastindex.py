@@ -123,6 +123,13 @@ def build_stamp(settings, corpus: Path) -> str:
     return params + "\n" + key(fingerprint(settings, model_identity(settings.model_path)[0]))
 
 
+STOP_FILE = ".bench-stop"
+
+
+class BuildStopped(Exception):
+    """A shortcut build left off on request (``STOP_FILE`` in the index folder); rerunning resumes it."""
+
+
 def _flush(store, pending: list) -> None:
     """Write many documents at once with ``Store.put_documents`` (the path ``docqa ingest`` takes).
 
@@ -195,6 +202,10 @@ def build_index_fast(settings, embedder, cache: VectorCache, log=print, resume: 
         batch.clear()
         log(f"  shortcut build: {files_done + n}/{files_done + len(files)} docs, {n_chunks} chunks, "
             f"{time.perf_counter() - t0:.0f}s")
+        if (Path(settings.index_dir) / STOP_FILE).exists():
+            # Signals are unreliable here (SIGINT was swallowed mid-build); a file is read between batches.
+            _flush(store, pending)
+            raise BuildStopped(f"stopped at {files_done + n} documents by {STOP_FILE}; rerun to resume")
     _flush(store, pending)
     store.set_index_fingerprint(store.fingerprint)
     store.end_write()  # a complete build: the next ingest needs no sweep
@@ -237,6 +248,7 @@ def shortcut_index(settings, corpus: Path, embedder_factory, cache: VectorCache 
         log(msg)
 
     embedder = embedder_factory()
+    (idx / STOP_FILE).unlink(missing_ok=True)
     build = build_index_fast(settings, embedder, cache or VectorCache(embedder), log=log_and_save, resume=resume)
     build["sittings_s"] = earlier + [round(build["total_s"], 1)]
     build["total_s"] = round(sum(build["sittings_s"]), 1)

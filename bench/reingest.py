@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     from ingest.embed import get_embedder
 
     from .corpus import build_corpus
-    from .fastindex import shortcut_index
+    from .fastindex import BuildStopped, shortcut_index
     from .run import _counts, _ingest_seconds, _write_config
 
     settings = load_settings(args.config)
@@ -44,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     clock.log(f"corpus {args.size}: {info['docs']} docs, ~{info['est_chunks']} chunks (reused={info['reused']})")
     cfg = _write_config(work / f"{args.size}.toml", settings, corpus_dir=corpus, index_dir=idx)
     s = settings.replace(corpus_dir=corpus, index_dir=idx)
-    shortcut_index(s, corpus, lambda: get_embedder(settings), log=clock.log)
+    try:
+        shortcut_index(s, corpus, lambda: get_embedder(settings), log=clock.log)
+    except BuildStopped as e:
+        print(f"bench.reingest: {e}", file=sys.stderr)
+        return 3
     docs, chunks, sents = _counts(s)
     clock.log(f"index: {docs} docs, {chunks} chunks, {sents} sentences; unchanged re-ingest x{args.repeats}")
     runs = [run_timed(docqa_cmd("--config", str(cfg), "ingest", "--quiet"), timeout=1800).check()

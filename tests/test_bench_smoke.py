@@ -129,6 +129,49 @@ def _chunk_ids(index: Path, corpus: Path) -> tuple[set, dict]:
     return set(get_all(store.chunks, [])["ids"]), {d: r.content_hash for d, r in store.records().items()}
 
 
+_STOPPED = """
+import sys
+sys.path.insert(0, {root!r})
+from pathlib import Path
+import bench.fastindex as f
+from core.settings import Settings
+from ingest.embed import get_embedder
+f.ENCODE_DOCS, f.FLUSH_SENTENCES = 2, 1
+s = Settings(corpus_dir={corpus!r}, index_dir={index!r})
+
+def log(msg):
+    print(msg)
+    if "shortcut build: 2/" in msg:  # asked to stop while the first batch is being written
+        (Path(s.index_dir) / f.STOP_FILE).touch()
+
+try:
+    f.shortcut_index(s, s.corpus_dir, lambda: get_embedder(s), log=log)
+except f.BuildStopped as e:
+    print("STOPPED", e)
+"""
+
+
+@pytest.mark.integration
+def test_shortcut_build_stops_at_the_stop_file_and_resumes(tmp_path):
+    """The stop file ends a build between batches with everything written so far recorded; a rerun resumes."""
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    code = _STOPPED.format(root=str(ROOT), corpus=str(corpus), index=str(tmp_path / "a"))
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0 and "STOPPED stopped at 2 documents by .bench-stop" in run.stdout, run.stderr[-2000:]
+    assert (tmp_path / "a" / ".bench-partial").exists() and not (tmp_path / "a" / ".bench-built").exists()
+    assert len(_chunk_ids(tmp_path / "a", corpus)[1]) == 2  # both documents of the batch, manifest switched
+    again = subprocess.run([sys.executable, "-c", _BUILD.format(root=str(ROOT), corpus=str(corpus),
+                                                                index=str(tmp_path / "a"))],
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "resuming after 2 documents" in again.stdout, again.stderr[-2000:]
+    assert not (tmp_path / "a" / ".bench-stop").exists()
+    assert len(_chunk_ids(tmp_path / "a", corpus)[1]) == len(list(corpus.glob("*.txt")))
+
+
 @pytest.mark.integration
 def test_shortcut_build_killed_mid_write_resumes_to_the_same_index(tmp_path):
     """A build killed between a flush's vector writes and its manifest switch resumes: documents already in
