@@ -77,10 +77,13 @@ def targets(res: dict) -> list[dict]:
             a, b = q["answer"]["p50"], q["baseline_retrieve"]["p50"]
             rows.append({"key": f"answer_p50_{e['name']}", "what": f"warm answer p50 vs plain retrieve-only p50 ({e['name']}, {e['chunks']} chunks)",
                          "measured": f"{a:.1f} / {b:.1f} ms ({a / b:.2f}x)", "target": "<= 1.0x", "met": a <= b})
-    big = max(res["ingest"], key=lambda e: e["chunks"])
+    # The target is at 100k: the smallest run of at least 100k chunks (a 1M run has its own row), else the largest.
+    large = [e for e in res["ingest"] if e["chunks"] >= 100_000]
+    big = min(large, key=lambda e: e["chunks"]) if large else max(res["ingest"], key=lambda e: e["chunks"])
     q = res["query"].get(big["name"], {})
     if "answer" in q:
-        at = "" if big["chunks"] >= 100_000 else f" (largest run: {big['chunks']} chunks, target is at 100k)"
+        at = f" ({big['chunks']} chunks)" if big["chunks"] >= 100_000 else \
+            f" (largest run: {big['chunks']} chunks, target is at 100k)"
         rows.append({"key": "answer_p95_100k", "what": f"warm answer p95 at 100k chunks{at}",
                      "measured": f"{q['answer']['p95']:.1f} ms", "target": "< 100 ms",
                      "met": q["answer"]["p95"] < 100 if big["chunks"] >= 100_000 else None})
@@ -277,7 +280,7 @@ def markdown(res: dict, out: Path) -> str:
         ratio = a["p50"] / b["p50"] if a and b else None
         refused = f"{100 * q['refused_share']:.0f}%" if "refused_share" in q else "–"
         L.append(f"| {e['name']} | {e['chunks']} | {_f(a.get('p50'))} / {_f(a.get('p95'))} | {_f(b.get('p50'))} / "
-                 f"{_f(b.get('p95'))} | {_f(ratio, 2)}x | {_f(qe.get('p50'), 2)} ({_f(qst.get('p50'), 2)}) | "
+                 f"{_f(b.get('p95'))} | {_f(ratio, 2, 'x')} | {_f(qe.get('p50'), 2)} ({_f(qst.get('p50'), 2)}) | "
                  f"{refused} | {_f(q.get('first_answer_s'), 2)} | {_f(q.get('peak_rss_answers_mb'), 0)} |")
     skipped = {q.get("answer_skipped") for q in res["query"].values() if q.get("answer_skipped")}
     if skipped:
