@@ -26,6 +26,8 @@ import hashlib
 import time
 from pathlib import Path
 
+from core.errors import DocqaError
+
 _COUNTS: dict[str, tuple[int, int]] = {}
 ENCODE_DOCS = 500  # documents whose new sentence texts are encoded in one call
 FLUSH_SENTENCES = 4000  # pending sentences that make one Store.put_documents call
@@ -126,8 +128,10 @@ def build_stamp(settings, corpus: Path) -> str:
 STOP_FILE = ".bench-stop"
 
 
-class BuildStopped(Exception):
-    """A shortcut build left off on request (``STOP_FILE`` in the index folder); rerunning resumes it."""
+class BuildStopped(DocqaError):
+    """A shortcut build left off on request (``STOP_FILE`` in the index folder); rerunning resumes it.
+
+    A DocqaError, so `docqa bench` shows it as its one-line message like any other."""
 
 
 def _flush(store, pending: list) -> None:

@@ -108,14 +108,17 @@ def test_bench_quick_run_writes_tables_plot_and_sane_numbers(tmp_path, make_sett
         update(again, settings, ["5000"], [], Clock())
 
 
-_BUILD = """
+_HEADER = """
 import json, sys
 sys.path.insert(0, {root!r})
+from pathlib import Path
 import bench.fastindex as f
 from core.settings import Settings
 from ingest.embed import get_embedder
 f.ENCODE_DOCS, f.FLUSH_SENTENCES = 2, 1  # one document per manifest switch
 s = Settings(corpus_dir={corpus!r}, index_dir={index!r})
+"""
+_BUILD = _HEADER + """
 print(json.dumps(f.shortcut_index(s, s.corpus_dir, lambda: get_embedder(s))))
 """
 
@@ -129,16 +132,7 @@ def _chunk_ids(index: Path, corpus: Path) -> tuple[set, dict]:
     return set(get_all(store.chunks, [])["ids"]), {d: r.content_hash for d, r in store.records().items()}
 
 
-_STOPPED = """
-import sys
-sys.path.insert(0, {root!r})
-from pathlib import Path
-import bench.fastindex as f
-from core.settings import Settings
-from ingest.embed import get_embedder
-f.ENCODE_DOCS, f.FLUSH_SENTENCES = 2, 1
-s = Settings(corpus_dir={corpus!r}, index_dir={index!r})
-
+_STOPPED = _HEADER + """
 def log(msg):
     print(msg)
     if "shortcut build: 2/" in msg:  # asked to stop while the first batch is being written
