@@ -1,7 +1,8 @@
 """A warm helper process behind ``docqa ask``, so a second question does not pay the cold start.
 
-A fresh ``docqa ask`` spends ~3 s before its 15-20 ms of answering: importing chromadb (1.0-1.5 s),
-bm25s, onnxruntime, opening the ONNX session and the index (bench/results.md, cold start). After
+A fresh ``docqa ask`` spends ~1.2 s before its 15-20 ms of answering: importing numpy and onnxruntime,
+opening the ONNX session, spaCy's lemma tables and the index (bench/results.md, cold start); ~3 s while it
+still imported chromadb's Python client and bm25s. After
 answering in-process, ``docqa ask`` starts this helper in the background; the next ``docqa ask`` with
 the same settings, in the same folder, on the same code sends its question over a Unix socket and
 prints the reply. Like Gradle's daemon: it is on by default, it exits by itself after

@@ -19,7 +19,7 @@ EPILOG = {
     "show": "example:\n  docqa show 001_d5c15e6c1eacf066.txt   # the cleaned text all offsets point into",
     "ask": "example:\n  docqa ask \"Which court ruled on AI layoffs?\"\n"
            "  docqa ask \"What must companies do under that ruling?\" --history chat.json --json\n\n"
-           "The first ask loads everything (~3 s) and leaves a warm helper that answers the next ones\n"
+           "The first ask loads everything (~1.3 s) and leaves a warm helper that answers the next ones\n"
            "in ~0.2 s; it exits after ask_daemon_idle_s (300) idle seconds or when the index changes.\n"
            "DOCQA_ASK_DAEMON_IDLE_S=0 docqa ask ...   # no helper",
     "eval": "example:\n  docqa eval eval/seed_qa.jsonl --out report/\n"
@@ -203,7 +203,7 @@ def _cmd_ask(args, settings) -> int:
     path = askd.socket_path(settings)
     reply = askd.ask(path, request, timeout=settings.llm_timeout + 30) if path else None
     if reply is None:
-        reply = ask_reply(request, settings)
+        reply = ask_reply(request, settings, read_only=True)
         if path and reply["rc"] == 0:
             askd.spawn(path, args.config)  # after answering: the next ask finds it warm
     if reply.get("out"):
@@ -213,17 +213,28 @@ def _cmd_ask(args, settings) -> int:
     return reply["rc"]
 
 
-def ask_reply(request: dict, settings) -> dict:
+def ask_reply(request: dict, settings, read_only: bool = False) -> dict:
     """Answer one ``docqa ask`` request ({"question", "history", "mode", "top_k", "json"}) as
-    {"rc", "out", "err"}: what the command prints. Shared by the in-process path and askd.py."""
+    {"rc", "out", "err"}: what the command prints. Shared by the in-process path and askd.py.
+
+    ``read_only``: a process that answers and exits opens the index without Chroma's Python client
+    (ingest/chroma_read.py: ~1.3 s of a cold ask)."""
     from core.errors import DocqaError
     from qa.answer import answer
 
     if request.get("top_k"):
         settings = settings.replace(top_k=request["top_k"])
     try:
+        embedder = store = None
+        if read_only:
+            from ingest.embed import get_embedder
+            from ingest.store import open_store
+
+            embedder = get_embedder(settings)
+            store = open_store(settings, embedder.name, embedder.dim, encoder_id=embedder.encoder_id,
+                               read_only=True)
         ans = answer(request["question"], history=request.get("history"), settings=settings,
-                     mode=request.get("mode"))
+                     mode=request.get("mode"), embedder=embedder, store=store)
     except DocqaError as e:
         return {"rc": 2, "out": "", "err": f"error: {e}"}
     out = json.dumps(ans.to_json(), ensure_ascii=False) if request.get("json") else render_text(ans)

@@ -159,20 +159,64 @@ def _build_lock(d: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+class Bm25Scores:
+    """A saved bm25s index, read with NumPy alone, scoring as ``bm25s.BM25.get_scores_from_ids`` does.
+
+    Importing bm25s pulls in scipy (~0.5 s of a cold `docqa ask`); a reader needs only the three score
+    arrays, the vocabulary and bm25s's own NumPy scoring loop, repeated here (tests compare the two).
+    Indexes are written by bm25s (``publish``) with its default method ("lucene": no non-occurrence
+    array); any other method is refused so that it is read by bm25s itself.
+    """
+
+    FILES = ("data", "indices", "indptr")
+
+    def __init__(self, folder: Path):
+        import numpy as np
+
+        params = json.loads((folder / "params.index.json").read_text())
+        if params.get("method") not in ("lucene", "robertson", "atire"):
+            raise ValueError(f"BM25 method {params.get('method')!r} needs bm25s's own loader")
+        self.dtype = np.dtype(params.get("dtype", "float32"))
+        self.int_dtype = np.dtype(params.get("int_dtype", "int32"))
+        self.vocab_dict: dict[str, int] = json.loads((folder / "vocab.index.json").read_text(encoding="utf-8"))
+        self.scores = {k: np.load(folder / f"{k}.csc.index.npy") for k in self.FILES}
+        self.scores["num_docs"] = params["num_docs"]
+
+    def get_scores_from_ids(self, token_ids):
+        """BM25 score of every document for the query token ids (bm25s's NumPy path, term by term)."""
+        import numpy as np
+
+        ids = np.asarray(token_ids, dtype=self.int_dtype)
+        data, indices, indptr = (self.scores[k] for k in self.FILES)
+        if int(ids.max(initial=0)) >= len(indptr) - 1:
+            raise ValueError("a query token id is past the index's vocabulary")
+        out = np.zeros(self.scores["num_docs"], dtype=self.dtype)
+        for start, end in zip(indptr[ids], indptr[ids + 1]):
+            np.add.at(out, indices[start:end], data[start:end])
+        return out
+
+
+def _load_bm25(folder: Path):
+    try:
+        return Bm25Scores(folder)
+    except ValueError:
+        import bm25s
+
+        return bm25s.BM25.load(str(folder))
+
+
 def read_current(d: Path):
-    """(signature, bm25s.BM25 or None, chunk ids) of the current version of ``d``; None if there is none.
+    """(signature, Bm25Scores or None, chunk ids) of the current version of ``d``; None if there is none.
 
     Everything comes from the one folder ``CURRENT`` named when it was read.
     """
-    import bm25s
-
     for _ in range(READ_ATTEMPTS):
         name = _current_name(d)
         if name is None:
             return None
         try:
             meta = json.loads((d / name / "meta.json").read_text())
-            bm25 = bm25s.BM25.load(str(d / name / "bm25")) if meta["ids"] else None
+            bm25 = _load_bm25(d / name / "bm25") if meta["ids"] else None
             return meta["signature"], bm25, meta["ids"]
         except (OSError, ValueError, KeyError):
             continue  # swept under us (we were slow): CURRENT names a newer version now
@@ -180,7 +224,7 @@ def read_current(d: Path):
 
 
 def load_lexical_index(settings, store, records=None):
-    """(bm25s.BM25 or None, chunk ids) for the current index, rebuilding it if stale."""
+    """(Bm25Scores or None, chunk ids) for the current index, rebuilding it if stale."""
     records = store.records() if records is None else records
     sig = manifest_signature(records)
     d = _dir(settings)

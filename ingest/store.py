@@ -65,11 +65,22 @@ class DocRecord:
     fingerprint: str = ""  # JSON of how it was built; "" for records written before fingerprints
 
 
-def connect(settings):
-    """A Chroma client: embedded PersistentClient, or HttpClient when chroma_mode = "http"."""
+def connect(settings, read_only: bool = False):
+    """A Chroma client: embedded PersistentClient, or HttpClient when chroma_mode = "http".
+
+    ``read_only`` (embedded only): Chroma's Rust core without the Python client (ingest/chroma_read.py,
+    1.1-1.6 s less to start), for a process that reads and exits; the client where that cannot open.
+    """
     from core.offline import enforce_offline
 
     enforce_offline()
+    if read_only and settings.chroma_mode != "http":
+        from .chroma_read import ReadClient, ReadClientUnavailable
+
+        try:
+            return ReadClient(Path(settings.index_dir) / "chroma")
+        except ReadClientUnavailable:
+            pass
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -475,22 +486,39 @@ def get_all(collection, include: list[str], page: int = 5000) -> dict:
 
 
 def open_store(settings, model_name: str, dim: int, create: bool = False, encoder_id: str | None = None,
-               inspect: bool = False) -> Store:
+               inspect: bool = False, read_only: bool = False) -> Store:
     """Open (or with ``create``, create) the index named by ``settings.collection``.
 
     ``encoder_id`` names the vectors the caller reads or writes (``ingest.encoders.identity``; default:
     the ``encoder`` setting's); an index written by another family refuses with ModelMismatchError.
     An index of the older layout refuses readers (IndexLayoutError) unless ``inspect``: the manifest is read
-    and nothing is written (`docqa status`, the dry run).
+    and nothing is written (`docqa status`, the dry run). ``read_only``: for a process that only reads and
+    exits (see ``connect``); its writes raise.
     """
+    from core.errors import DocqaError
     from .encoders import encoder_identity
     from .fingerprint import fingerprint
 
     enc = encoder_id or encoder_identity(settings)
-    return Store(connect(settings), settings.collection, model_name, dim, create,
-                 fingerprint(settings, model_name, enc), enc, inspect,
-                 Path(settings.index_dir) / f"manifest-{settings.collection}.json",
-                 stamp_path(settings))
+
+    def store(client):
+        return Store(client, settings.collection, model_name, dim, create, fingerprint(settings, model_name, enc),
+                     enc, inspect, Path(settings.index_dir) / f"manifest-{settings.collection}.json",
+                     stamp_path(settings))
+
+    if read_only and not create:
+        from .chroma_read import ReadClient
+
+        client = connect(settings, read_only=True)
+        if not isinstance(client, ReadClient):
+            return store(client)
+        try:
+            return store(client)
+        except DocqaError:
+            raise
+        except Exception:  # noqa: BLE001 - e.g. a manifest collection missing, which the client creates
+            pass
+    return store(connect(settings))
 
 
 def stamp_path(settings) -> Path | None:

@@ -44,7 +44,7 @@ class Resources:
     store: object
     records: dict
     signature: str
-    bm25: object  # bm25s.BM25 or None (empty index)
+    bm25: object  # ingest.lexical.Bm25Scores or None (empty index)
     chunk_ids: list
     stale_hits: int = 0  # chunks the last search skipped as not current: a sign of a re-index in flight
     current_ids: frozenset = frozenset()  # chunk_ids as a set: the current chunks ("" when BM25 is unavailable)

@@ -52,7 +52,7 @@ def test_reads_during_continuous_swaps_never_mix_versions(tmp_path):
             assert _version(ids) == {f"v{v}"}, (sig, ids[:3])
             assert len(ids) == int(bm25.scores["num_docs"]) == 3 + int(v) % 11 or v == "0"
             # The scores are of this version's texts: its own word finds all of its documents.
-            scores = bm25.get_scores([f"word{v}"])
+            scores = bm25.get_scores_from_ids([bm25.vocab_dict[f"word{v}"]])
             assert (scores > 0).sum() == len(ids)
             reads += 1
             versions.add(v)
@@ -113,3 +113,30 @@ def test_token_id_corpus_scores_exactly_as_bm25s_with_its_own_vocabulary(tmp_pat
         want = ref.get_scores_from_ids([ref.vocab_dict[t] for t in toks])
         have = got.get_scores_from_ids([got.vocab_dict[t] for t in toks])
         assert np.array_equal(want, have), q
+
+
+def test_reader_scores_as_bm25s_own_loader_and_imports_neither_bm25s_nor_scipy(tmp_path):
+    """Bm25Scores (NumPy only) must give bm25s.BM25.load's scores bit for bit, without its ~0.5 s import."""
+    import bm25s
+    import numpy as np
+
+    from core.text import tokenize
+
+    texts = [p for f in sorted((ROOT / "corpus").glob("*.txt"))
+             for p in f.read_text(encoding="utf-8").split("\n\n") if p.strip()]
+    d = tmp_path / "bm25-docqa"
+    publish(d, "s", [str(i) for i in range(len(texts))], texts)
+    name = (d / "CURRENT").read_text().strip()
+    ref = bm25s.BM25.load(str(d / name / "bm25"))
+    _, got, _ = read_current(d)
+    assert got.vocab_dict == ref.vocab_dict
+    for q in ["AI jobs", "court ruling on layoffs", "youth unemployment rate in China", "employer employee"]:
+        toks = [ref.vocab_dict[t] for t in tokenize(q) if t in ref.vocab_dict]
+        assert np.array_equal(ref.get_scores_from_ids(toks), got.get_scores_from_ids(toks)), q
+    with pytest.raises(ValueError, match="vocabulary"):
+        got.get_scores_from_ids([len(ref.vocab_dict) + 5])
+    probe = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from pathlib import Path; "
+             f"from ingest.lexical import read_current; read_current(Path({str(d)!r})); "
+             "print(sorted(m for m in ('bm25s', 'scipy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
