@@ -17,6 +17,7 @@ from core.text import entities
 from .chunk import chunk_document
 from .clean import clean_text
 from .faults import crash_point
+from .filestat import FileStats, stat_key
 from .fingerprint import describe_change, key, parse, version_hash
 from .load import LoadError, discover, load_file, read_bytes
 from .models import Document, content_id
@@ -66,10 +67,10 @@ def _fast_source(path: Path, corpus: str, dirs: dict) -> str:
     if os.path.islink(path):
         real = str(path.resolve())
     else:
-        d = str(path.parent)
+        d, name = os.path.split(str(path))
         if d not in dirs:
             dirs[d] = str(Path(d).resolve())
-        real = os.path.join(dirs[d], path.name)
+        real = os.path.join(dirs[d], name)
     return real[len(corpus) + 1:] if real.startswith(corpus + os.sep) else real
 
 
@@ -159,11 +160,12 @@ class Plan:
 
 
 def plan(settings, files: list[Path], roots: list[Path], records: dict, report: IngestReport,
-         fp: dict | None = None) -> Plan:
+         fp: dict | None = None, stats=None) -> Plan:
     """Compare the files on disk with the manifest ``records``, embedding nothing.
 
     A file whose bytes and fingerprint match its record is not even decoded or cleaned:
-    one read and one hash (an unchanged re-ingest of 100k chunks is I/O, not cleaning).
+    one read and one hash (an unchanged re-ingest of 100k chunks is I/O, not cleaning), and not even
+    read when ``stats`` (ingest.filestat.FileStats) remembers its hash under the same stat.
     """
     from .fingerprint import changes
 
@@ -177,13 +179,22 @@ def plan(settings, files: list[Path], roots: list[Path], records: dict, report: 
     for path in files:
         source = _fast_source(path, corpus, dirs)
         old = records.get(content_id(source))
+        st = stat_key(path) if stats is not None else None  # before reading: a later write shows next time
         try:
-            if old and version_hash(read_bytes(path, max_bytes), fp, fp_key) == old.content_hash:
-                seen_ids.add(old.doc_id)
-                out.unchanged.append(old)
-                report.unchanged += 1
-                continue
+            if old:
+                digest = stats.known(source, st) if stats is not None else None
+                if digest is None:
+                    digest = version_hash(read_bytes(path, max_bytes), fp, fp_key)
+                if digest == old.content_hash:
+                    if stats is not None:
+                        stats.note(source, st, digest)
+                    seen_ids.add(old.doc_id)
+                    out.unchanged.append(old)
+                    report.unchanged += 1
+                    continue
             doc = prepare_document(path, settings.corpus_dir, settings.max_file_mb, fp)
+            if stats is not None:
+                stats.note(source, st, doc.content_hash)
         except LoadError as e:
             report.warnings.append(f"skipped {path.name}: {e}")
             report.skipped += 1
@@ -204,9 +215,11 @@ def plan(settings, files: list[Path], roots: list[Path], records: dict, report: 
             reason = reason or "changed"
         out.todo.append(Todo(doc, old is not None, reason, old.fingerprint if old else ""))
     for rec in records.values():
+        if rec.doc_id in seen_ids:
+            continue  # first: two Paths per record were 3 s of an unchanged re-ingest at 168k documents
         # Sources are corpus-relative, so a moved corpus folder is judged where it is now.
         where = Path(rec.source) if Path(rec.source).is_absolute() else Path(settings.corpus_dir) / rec.source
-        if rec.doc_id not in seen_ids and _under(str(where.resolve()), roots) and not where.exists():
+        if _under(str(where.resolve()), roots) and not where.exists():
             out.gone.append(rec)
     return out
 
@@ -328,7 +341,9 @@ def run_ingest(settings, paths: list[Path] | None = None, rebuild: bool = False,
             store.begin_write(dead)  # should this run die too, the next one sweeps the same
             report.repaired = store.sweep(dead)
         records = store.records()
-        work = plan(settings, files, roots, records, report, fp)
+        stats = FileStats(Path(settings.index_dir) / f"filestat-{settings.collection}.json", key(fp))
+        work = plan(settings, files, roots, records, report, fp, stats)
+        stats.save(keep={r.source for r in records.values()})
         report.reasons = work.reasons(fp)
         for line in report.reasons:
             log(line)
