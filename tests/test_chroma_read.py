@@ -85,3 +85,52 @@ def seed_settings_toml(settings) -> Path:
     path = Path(settings.index_dir).parent / "probe.toml"
     path.write_text(f'corpus_dir = "{settings.corpus_dir}"\nindex_dir = "{settings.index_dir}"\n')
     return path
+
+
+def test_one_shot_asks_during_a_reindex_see_old_or_new_never_half(make_settings, embedder):
+    """Each ask opens its own read-only view (as a fresh `docqa ask` process does) while a writer re-indexes
+    the document it quotes: no errors, and every quote is exact in some complete version of its document."""
+    import threading
+
+    import docqa
+    from ingest.pipeline import run_ingest
+
+    s = make_settings()
+    run_ingest(s, progress=False, embedder=embedder)
+    target = next(p for p in sorted(s.corpus_dir.iterdir()) if p.name.startswith("001_"))
+    original = target.read_bytes()
+
+    def texts():
+        store = open_store(s, embedder.name, embedder.dim)
+        return {r.source: store.document_text(r.doc_id) for r in store.records().values()}
+
+    versions, replies, errors, stop = [texts()], [], [], threading.Event()
+
+    def ask_loop():
+        while not stop.is_set():
+            try:
+                r = docqa.ask_reply({"question": "Which court ruled on AI layoffs?", "json": True}, s, read_only=True)
+                replies.append(r)
+            except Exception as e:  # noqa: BLE001 - any error while the index changes is a failure
+                errors.append(repr(e))
+
+    t = threading.Thread(target=ask_loop)
+    t.start()
+    try:
+        for round_ in range(2):
+            target.write_bytes(original + f"\n\nClosing paragraph {round_} on retraining for AI jobs.\n".encode())
+            run_ingest(s, progress=False, embedder=embedder)
+            versions.append(texts())
+            target.write_bytes(original)
+            run_ingest(s, progress=False, embedder=embedder)
+            versions.append(texts())
+    finally:
+        stop.set()
+        t.join(timeout=120)
+    assert not errors, errors[:3]
+    assert len(replies) >= 3 and all(r["rc"] == 0 for r in replies), [r["err"] for r in replies if r["rc"]][:3]
+    for r in replies:
+        ans = json.loads(r["out"])
+        assert not ans["refused"]
+        for c in ans["citations"]:
+            assert any(v.get(c["source"], "")[c["start"]:c["end"]] == c["quote"] for v in versions), c
