@@ -141,6 +141,12 @@ def _read_file(path: Path) -> dict:
     return data
 
 
+def cache_root() -> Path:
+    """Where docqa keeps what it derives once per machine (ONNX files, lookup tables): $DOCQA_CACHE_DIR,
+    else ~/.cache/docqa. Deleting it only costs rebuilding."""
+    return Path(os.environ.get("DOCQA_CACHE_DIR") or Path.home() / ".cache" / "docqa")
+
+
 def load_settings(path: str | os.PathLike | None = None, env: dict | None = None, **overrides) -> Settings:
     """Build Settings from a TOML file, then ``DOCQA_*`` env vars, then ``overrides``.
 

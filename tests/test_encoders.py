@@ -2,6 +2,7 @@
 the ONNX file cache, identities, and late chunking. Real model, real ONNX Runtime, no network."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -129,7 +130,11 @@ def test_onnx_file_is_cached_and_a_second_load_does_not_rebuild(embedder, tmp_pa
     monkeypatch.setenv("DOCQA_CACHE_DIR", str(tmp_path))
     first = onnx_encoder.OnnxEncoder(embedder.model_path, "onnx-int8-ffn")  # exports fp32, then quantises
     files = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.onnx")}
-    assert {p.name for p in files} == {"onnx.onnx", "onnx-int8-ffn.onnx"}
+    # The two built files, and the copy of the one loaded with its weights in a side file (mapped_file).
+    key = next(tmp_path.rglob("onnx.onnx")).parent  # <weights digest>-<recipe and versions>/
+    assert {str(p.relative_to(key)) for p in files} == {
+        "onnx.onnx", "onnx-int8-ffn.onnx", "onnx-int8-ffn.mapped/model.onnx"}
+    files.update({p: p.stat().st_mtime_ns for p in tmp_path.rglob("weights.bin")})
 
     def refuse(*_a, **_k):
         raise AssertionError("rebuilt a cached ONNX file")
@@ -139,7 +144,9 @@ def test_onnx_file_is_cached_and_a_second_load_does_not_rebuild(embedder, tmp_pa
     for variant in ("onnx", "onnx-int8-ffn"):
         again = onnx_encoder.OnnxEncoder(embedder.model_path, variant)
         assert again.path in files
-    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.onnx")} == files
+    now = {p: p.stat().st_mtime_ns for p in [*tmp_path.rglob("*.onnx"), *tmp_path.rglob("weights.bin")]}
+    assert {p: t for p, t in now.items() if p in files} == files  # nothing rewritten
+    assert {p.parent.name for p in now} - {p.parent.name for p in files} == {"onnx.mapped"}  # the new copy
     text = "Which ministry prepares the AI employment policy?"
     assert np.array_equal(first.encode([text]), again.encode([text]))
     # The key holds the recipe: a new recipe must build a new file, not reuse the old one.
@@ -262,3 +269,42 @@ def test_device_cuda_gives_the_reference_vectors(embedder, sample):
     got = Embedder(embedder.model_path, encoder="torch", device="cuda").encode(sample)
     cos = (got * embedder.encode(sample)).sum(1)
     assert cos.min() >= 0.9999
+
+
+@pytest.mark.integration
+def test_mapped_copy_loads_the_same_model_and_falls_back_to_the_file(embedder, tmp_path, monkeypatch):
+    """Sessions open the copy whose weights sit in a side file (mapped, not parsed); same vectors as the
+    single file, and the single file itself where no copy can be written."""
+    import onnxruntime as ort
+
+    single = onnx_encoder.model_file(embedder.model_path, "onnx")
+    mapped = onnx_encoder.mapped_file(single)
+    assert mapped != single and mapped.is_file() and (mapped.parent / "weights.bin").stat().st_size > 80e6
+    texts = ["What did the Hangzhou court decide?", "Retraining workers. " * 30]
+    enc = onnx_encoder.OnnxEncoder(embedder.model_path, "onnx", workers=1)
+    via_file = ort.InferenceSession(str(single), providers=["CPUExecutionProvider"])
+    for t in texts:
+        ids = np.array([enc.tok.encode(t).ids], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+        assert np.array_equal(enc.session.run(None, feed)[0], via_file.run(None, feed)[0])
+    assert enc.session._model_path == str(mapped)
+    locked = tmp_path / "ro" / "onnx.onnx"
+    locked.parent.mkdir()
+    locked.write_bytes(single.read_bytes())
+    locked.parent.chmod(0o500)
+    try:
+        if os.access(locked.parent, os.W_OK):  # root writes anyway: simulate the failure instead
+            monkeypatch.setattr("onnx.save_model", lambda *a, **k: (_ for _ in ()).throw(OSError("read-only")))
+        assert onnx_encoder.mapped_file(locked) == locked
+        assert [p.name for p in locked.parent.iterdir() if p.name != ".build.lock"] == ["onnx.onnx"]
+    finally:
+        locked.parent.chmod(0o700)
+
+
+@pytest.mark.unit
+def test_versions_read_from_dist_info_names_match_importlib_metadata():
+    from importlib import metadata
+
+    for pkg in ("onnxruntime", "torch", "tokenizers", "numpy"):
+        assert onnx_encoder._version(pkg) == metadata.version(pkg)
+    assert onnx_encoder._version("no-such-package-docqa") == "none"

@@ -83,3 +83,22 @@ def test_or_not_offers_both_answers_and_twice_is_two():
     assert negations("The plan is not working, or not yet.") == 1  # the first "not" still denies
     assert numbers("The hall was vacated twice.") == {"2"} and numbers("thrice") == {"3"}
     assert numbers("Once the law passed, firms hired.") == set()
+
+
+def test_lemma_tables_kept_in_the_cache_are_the_packages_own(tmp_path, monkeypatch):
+    """The JSON copy (no srsly import on a question's path) holds exactly what the msgpack file does;
+    a corrupt copy is decoded again and rewritten."""
+    import core.text as text
+
+    monkeypatch.setenv("DOCQA_CACHE_DIR", str(tmp_path))
+    text._lemma_tables.cache_clear()
+    try:
+        decoded = text._lemma_tables()  # no copy yet: decoded with srsly, then written
+        (memo,) = tmp_path.glob("lemmas-*.json")
+        text._lemma_tables.cache_clear()
+        assert text._lemma_tables() == decoded and len(decoded["noun"][0]) > 10_000
+        memo.write_text("{broken")
+        text._lemma_tables.cache_clear()
+        assert text._lemma_tables() == decoded and memo.read_text().startswith('{"noun"')
+    finally:
+        text._lemma_tables.cache_clear()
