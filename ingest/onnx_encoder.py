@@ -261,7 +261,10 @@ class OnnxEncoder:
             so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         so.inter_op_num_threads = 1
         so.log_severity_level = 3
-        self.session = ort.InferenceSession(str(mapped_file(self.path)), so, providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(mapped_file(self.path)), so, providers=["CPUExecutionProvider"])
+        except Exception:  # noqa: BLE001 - a damaged copy (weights.bin cut short): the built file itself
+            self.session = ort.InferenceSession(str(self.path), so, providers=["CPUExecutionProvider"])
         self._pool = None
 
     def _states(self, text: str):

@@ -288,6 +288,16 @@ def test_mapped_copy_loads_the_same_model_and_falls_back_to_the_file(embedder, t
         feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
         assert np.array_equal(enc.session.run(None, feed)[0], via_file.run(None, feed)[0])
     assert enc.session._model_path == str(mapped)
+    # A damaged copy (its weights cut short) is passed over for the built file: same vectors still.
+    monkeypatch.setenv("DOCQA_CACHE_DIR", str(tmp_path / "cache"))
+    own = onnx_encoder.file_path(embedder.model_path, "onnx")
+    own.parent.mkdir(parents=True)
+    own.write_bytes(single.read_bytes())
+    cut = onnx_encoder.mapped_file(own).parent / "weights.bin"
+    cut.write_bytes(cut.read_bytes()[:1000])
+    again = onnx_encoder.OnnxEncoder(embedder.model_path, "onnx", workers=1)
+    assert again.session._model_path == str(own)
+    assert np.array_equal(again.encode(texts), enc.encode(texts))
     locked = tmp_path / "ro" / "onnx.onnx"
     locked.parent.mkdir()
     locked.write_bytes(single.read_bytes())
