@@ -77,7 +77,8 @@ def _lemma_tables() -> dict:
     memo = cache_root() / f"lemmas-{tag}.json"
     try:
         raw = json.loads(memo.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return {pos: (frozenset(index), exc, rules) for pos, (index, exc, rules) in raw.items()}
+    except (OSError, ValueError, TypeError, AttributeError):  # none yet, or not what we wrote: decode again
         import srsly
 
         data = srsly.msgpack_loads(open(found[0], "rb").read())

@@ -97,8 +97,9 @@ def test_lemma_tables_kept_in_the_cache_are_the_packages_own(tmp_path, monkeypat
         (memo,) = tmp_path.glob("lemmas-*.json")
         text._lemma_tables.cache_clear()
         assert text._lemma_tables() == decoded and len(decoded["noun"][0]) > 10_000
-        memo.write_text("{broken")
-        text._lemma_tables.cache_clear()
-        assert text._lemma_tables() == decoded and memo.read_text().startswith('{"noun"')
+        for junk in ("{broken", '{"noun": 5}', "[1, 2]"):
+            memo.write_text(junk)
+            text._lemma_tables.cache_clear()
+            assert text._lemma_tables() == decoded and memo.read_text().startswith('{"noun"'), junk
     finally:
         text._lemma_tables.cache_clear()
