@@ -18,8 +18,9 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
 from pathlib import Path
+
+from .manifest_cache import replace_text
 
 RACY_S = 3.0  # > the coarsest common timestamp granularity (FAT: 2 s)
 
@@ -74,10 +75,7 @@ class FileStats:
         files.update((s, v) for s, v in self.new.items() if v[1] < fresh and v[2] < fresh)
         if files == self.old:
             return
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{uuid.uuid4().hex[:6]}")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps({"fingerprint": self.fp_key, "files": files}), encoding="utf-8")
-            os.replace(tmp, self.path)
+            replace_text(self.path, json.dumps({"fingerprint": self.fp_key, "files": files}))
         except OSError:
-            tmp.unlink(missing_ok=True)
+            pass

@@ -38,17 +38,21 @@ def write_cache(path: Path | None, gen: str | None, records: dict) -> None:
     rows = [[r.doc_id, r.source, r.path, r.title, r.content_hash, r.n_chunks, r.n_sentences, r.indexed_at,
              fps.setdefault(r.fingerprint, len(fps))] for r in records.values()]
     try:
-        _replace(path, json.dumps({"generation": gen, "fingerprints": list(fps), "records": rows}))
+        replace_text(path, json.dumps({"generation": gen, "fingerprints": list(fps), "records": rows}))
     except OSError:
         pass
 
 
-def _replace(path: Path, text: str) -> None:
+def replace_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically: readers see the old file or the new one, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:6]}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a full disk must not leave a half-written temp file behind
+        raise
 
 
 def read_stamp(path: Path | None) -> str | None:
@@ -65,7 +69,7 @@ def write_stamp(path: Path, token: str) -> None:
     """Replace the stamp file atomically. Failing that, remove it (readers then ask Chroma every time);
     a stamp that can be neither written nor removed would hide the change, so that stops the writer."""
     try:
-        _replace(path, token)
+        replace_text(path, token)
     except OSError:
         try:
             path.unlink(missing_ok=True)

@@ -11,6 +11,7 @@ needs only onnxruntime and tokenizers (a query process never imports torch).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -33,6 +34,7 @@ def cache_dir() -> Path:
     return cache_root() / "onnx"
 
 
+@functools.lru_cache(maxsize=None)
 def _version(pkg: str) -> str:
     """The installed version of ``pkg`` (``importlib.metadata.version``, "none" if absent).
 

@@ -19,7 +19,7 @@ from .clean import clean_text
 from .faults import crash_point
 from .filestat import FileStats, stat_key
 from .fingerprint import describe_change, key, parse, version_hash
-from .load import LoadError, discover, load_file, read_bytes
+from .load import LoadError, discover, load_file, read_bytes, real_path
 from .models import Document, content_id
 
 
@@ -61,16 +61,10 @@ def _source(real: Path, corpus: Path) -> str:
 
 def _fast_source(path: Path, corpus: str, dirs: dict) -> str:
     """``source_name(path, corpus)`` with each folder resolved once (a resolve per file was a third of an
-    unchanged re-ingest); only a symlinked file is resolved itself."""
+    unchanged re-ingest)."""
     import os
 
-    if os.path.islink(path):
-        real = str(path.resolve())
-    else:
-        d, name = os.path.split(str(path))
-        if d not in dirs:
-            dirs[d] = str(Path(d).resolve())
-        real = os.path.join(dirs[d], name)
+    real = real_path(str(path), dirs, strict=False)
     return real[len(corpus) + 1:] if real.startswith(corpus + os.sep) else real
 
 
@@ -165,10 +159,12 @@ def plan(settings, files: list[Path], roots: list[Path], records: dict, report: 
 
     A file whose bytes and fingerprint match its record is not even decoded or cleaned:
     one read and one hash (an unchanged re-ingest of 100k chunks is I/O, not cleaning), and not even
-    read when ``stats`` (ingest.filestat.FileStats) remembers its hash under the same stat.
+    read when ``stats`` (ingest.filestat.FileStats) remembers its hash under the same stat (none: every
+    file is read, and nothing is remembered).
     """
     from .fingerprint import changes
 
+    stats = stats or FileStats(None, "")
     out = Plan()
     seen_hash: dict[str, str] = {r.content_hash: r.source for r in records.values()}
     seen_ids: set[str] = set()
@@ -179,22 +175,18 @@ def plan(settings, files: list[Path], roots: list[Path], records: dict, report: 
     for path in files:
         source = _fast_source(path, corpus, dirs)
         old = records.get(content_id(source))
-        st = stat_key(path) if stats is not None else None  # before reading: a later write shows next time
+        st = stat_key(path)  # before reading: a later write shows next time
         try:
             if old:
-                digest = stats.known(source, st) if stats is not None else None
-                if digest is None:
-                    digest = version_hash(read_bytes(path, max_bytes), fp, fp_key)
+                digest = stats.known(source, st) or version_hash(read_bytes(path, max_bytes), fp, fp_key)
                 if digest == old.content_hash:
-                    if stats is not None:
-                        stats.note(source, st, digest)
+                    stats.note(source, st, digest)
                     seen_ids.add(old.doc_id)
                     out.unchanged.append(old)
                     report.unchanged += 1
                     continue
             doc = prepare_document(path, settings.corpus_dir, settings.max_file_mb, fp)
-            if stats is not None:
-                stats.note(source, st, doc.content_hash)
+            stats.note(source, st, doc.content_hash)
         except LoadError as e:
             report.warnings.append(f"skipped {path.name}: {e}")
             report.skipped += 1
