@@ -231,6 +231,7 @@ def ask_reply(request: dict, settings, read_only: bool = False) -> dict:
             from ingest.store import open_store
 
             embedder = get_embedder(settings)
+            embedder.prefetch()  # the ONNX session builds on the other core while the index opens
             store = open_store(settings, embedder.name, embedder.dim, encoder_id=embedder.encoder_id,
                                read_only=True)
         ans = answer(request["question"], history=request.get("history"), settings=settings,

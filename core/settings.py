@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -130,6 +129,8 @@ def _coerce(name: str, value, origin: str):
 
 
 def _read_file(path: Path) -> dict:
+    import tomllib  # here, not at the top: ~15 ms of a cold `docqa ask` where no settings file exists
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:

@@ -58,12 +58,14 @@ _POS_IDS = {"noun": 16833663260455505849, "verb": 6360137228241296794, "adj": 12
 def _lemma_tables() -> dict:
     """{pos: (index set, exceptions, rules)} from the spaCy model package's lemmatizer lookups.
 
-    Read from the package's msgpack file once per machine and kept as JSON in the cache folder, named by
-    the file's path, size and mtime: importing srsly to decode it was ~0.1 s of a cold `docqa ask`.
+    Read from the package's msgpack file once per machine and kept in the cache folder as a marshal copy
+    (stdlib; half json's decode time), named by the file's path, size and mtime and by Python's version
+    (marshal's format follows it): importing srsly to decode it was ~0.1 s of a cold `docqa ask`.
     """
     import hashlib
     import importlib.util
-    import json
+    import marshal
+    import sys
 
     from core.settings import cache_root
 
@@ -73,12 +75,12 @@ def _lemma_tables() -> dict:
     if not found:
         return {}
     st = os.stat(found[0])
-    tag = hashlib.sha256(f"{os.path.realpath(found[0])}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    memo = cache_root() / f"lemmas-{tag}.json"
+    key = f"{os.path.realpath(found[0])}:{st.st_size}:{st.st_mtime_ns}:{sys.version_info[:2]}"
+    memo = cache_root() / f"lemmas-{hashlib.sha256(key.encode()).hexdigest()[:16]}.marshal"
     try:
-        raw = json.loads(memo.read_text(encoding="utf-8"))
+        raw = marshal.loads(memo.read_bytes())
         return {pos: (frozenset(index), exc, rules) for pos, (index, exc, rules) in raw.items()}
-    except (OSError, ValueError, TypeError, AttributeError):  # none yet, or not what we wrote: decode again
+    except (OSError, ValueError, TypeError, EOFError, AttributeError):  # none yet, or not ours: decode again
         import srsly
 
         data = srsly.msgpack_loads(open(found[0], "rb").read())
@@ -87,7 +89,7 @@ def _lemma_tables() -> dict:
         try:
             memo.parent.mkdir(parents=True, exist_ok=True)
             tmp = memo.with_name(f".{memo.name}.{os.getpid()}")
-            tmp.write_text(json.dumps(raw), encoding="utf-8")
+            tmp.write_bytes(marshal.dumps(raw))
             os.replace(tmp, memo)
         except OSError:
             pass  # a read-only cache only costs the decode next time

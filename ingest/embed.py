@@ -57,6 +57,7 @@ class Embedder:
         self._np = None
         self._ort = None
         self._tok = None
+        self._pending = False  # the query encoder's session is opening in a thread (prefetch)
 
     @property
     def model(self):
@@ -79,15 +80,25 @@ class Embedder:
             self._st = SentenceTransformer(self.model_path, device=self.device, local_files_only=True)
         return self._st
 
-    def _few(self):
+    def _few(self, background: bool = False):
         """The few-texts path of the torch encoder: the fp32 ONNX session if its file is built (faster,
-        and cheaper to start: bench/encoders.md), else the NumPy pass; both give the reference's vectors."""
-        if self._np is None:
+        and cheaper to start: bench/encoders.md), else the NumPy pass; both give the reference's vectors.
+        ``background``: the session opens in a thread (``prefetch``); checked on the next call."""
+        failed = False
+        if self._pending and not background:
+            self._pending = False
+            if not self._np.ready():  # its background open failed: straight to the NumPy pass below
+                self._np, failed = None, True
+        if self._np is None and not failed:
             from .onnx_encoder import OnnxEncoder, file_path
 
             try:
                 if file_path(self.model_path, "onnx").is_file():  # never built here: that needs torch
-                    self._np = OnnxEncoder(self.model_path, "onnx", workers=1)  # queries: all cores on one
+                    self._np = OnnxEncoder(self.model_path, "onnx", workers=1,  # queries: all cores on one
+                                           background=background)
+                    self._pending = background
+                    if background:
+                        return self._np
             except Exception:  # noqa: BLE001 - any ONNX Runtime failure: the NumPy pass is always right
                 self._np = None
         if self._np is None:
@@ -98,6 +109,16 @@ class Embedder:
             except (ValueError, KeyError, OSError):
                 self._np = False  # not a plain BERT model: always use sentence-transformers
         return self._np
+
+    def prefetch(self) -> None:
+        """Start opening the query encoder, for a process about to encode one query (a one-shot ask).
+
+        The ONNX session builds in a thread while the caller opens the index and reads the question
+        (ONNX Runtime releases the GIL meanwhile); the first ``encode_query`` waits for it if need be.
+        """
+        if self._np is None and self.encoder in FP32 and self._st is None and self._ort is None \
+                and self.device == "cpu":
+            self._few(background=True)
 
     def _onnx(self):
         if self._ort is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import threading
 import os
 from pathlib import Path
 
@@ -236,7 +237,8 @@ class OnnxEncoder:
     (one query 7.1 -> 4.9 ms on this 2-core machine, bit-identical vectors; bench/results.md).
     """
 
-    def __init__(self, model_path: str, variant: str = "onnx", workers: int | None = None):
+    def __init__(self, model_path: str, variant: str = "onnx", workers: int | None = None,
+                 background: bool = False):
         from core.offline import enforce_offline
 
         enforce_offline()  # ORT_DISABLE_TELEMETRY before onnxruntime loads
@@ -250,9 +252,6 @@ class OnnxEncoder:
             max_len = json.loads((Path(model_path) / "sentence_bert_config.json").read_text())["max_seq_length"]
         except (OSError, KeyError, ValueError):
             max_len = 256
-        self.tok = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
-        self.tok.enable_truncation(max_len)
-        self.tok.no_padding()
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # A batch runs in parallel over texts, so one intra-op thread each; a lone query uses them all.
@@ -263,11 +262,47 @@ class OnnxEncoder:
             so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         so.inter_op_num_threads = 1
         so.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(str(mapped_file(self.path)), so, providers=["CPUExecutionProvider"])
-        except Exception:  # noqa: BLE001 - a damaged copy (weights.bin cut short): the built file itself
-            self.session = ort.InferenceSession(str(self.path), so, providers=["CPUExecutionProvider"])
+        self._session, self._error, self._opening = None, None, None
+        if background:
+            # ONNX Runtime releases the GIL while it builds the session (~0.1 s): the tokenizer loads and the
+            # caller works meanwhile. Not a daemon thread: an exit before first use waits for it to finish.
+            self._opening = threading.Thread(target=self._open, args=(ort, so), name="docqa-onnx-open")
+            self._opening.start()
+        else:
+            self._open(ort, so)
+            if self._error is not None:
+                raise self._error
+        self.tok = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
+        self.tok.enable_truncation(max_len)
+        self.tok.no_padding()
         self._pool = None
+
+    def _open(self, ort, so) -> None:
+        try:
+            try:
+                self._session = ort.InferenceSession(str(mapped_file(self.path)), so,
+                                                     providers=["CPUExecutionProvider"])
+            except Exception:  # noqa: BLE001 - a damaged copy (weights.bin cut short): the built file itself
+                self._session = ort.InferenceSession(str(self.path), so, providers=["CPUExecutionProvider"])
+        except Exception as e:  # noqa: BLE001 - raised again by ``session``, in the caller's thread
+            self._error = e
+
+    def ready(self) -> bool:
+        """Whether the session opened (waits for a background open)."""
+        try:
+            return self.session is not None
+        except Exception:  # noqa: BLE001 - the caller falls back; ``session`` raises it again if used
+            return False
+
+    @property
+    def session(self):
+        """The ONNX Runtime session (waits for a background open; raises what opening it raised)."""
+        if self._opening is not None:
+            self._opening.join()
+            self._opening = None
+        if self._error is not None:
+            raise self._error
+        return self._session
 
     def _states(self, text: str):
         """(token states [n, dim], the tokenizer's Encoding) of one text, unpadded."""

@@ -112,6 +112,40 @@ def test_torch_queries_take_the_cached_onnx_session_and_agree(embedder):
 
 
 @pytest.mark.integration
+def test_prefetch_opens_the_query_session_in_a_thread_and_gives_the_same_vector(embedder, monkeypatch):
+    """A one-shot ask opens the query session in a background thread (prefetch); the vector is the one the
+    synchronous path gives, and a session that fails to open there falls back to the NumPy pass."""
+    import threading
+
+    onnx_encoder.model_file(embedder.model_path, "onnx")
+    q = "What did the Hangzhou court decide?"
+    plain = Embedder(embedder.model_path).encode_query(q)
+    started = []
+    real_open = onnx_encoder.OnnxEncoder._open
+
+    def spy(self, ort, so):
+        started.append(threading.current_thread().name)
+        real_open(self, ort, so)
+
+    monkeypatch.setattr(onnx_encoder.OnnxEncoder, "_open", spy)
+    e = Embedder(embedder.model_path)
+    e.prefetch()
+    assert isinstance(e._np, onnx_encoder.OnnxEncoder)
+    assert np.array_equal(e.encode_query(q), plain) and started == ["docqa-onnx-open"]
+    e.prefetch()  # already open: nothing starts again
+    assert started == ["docqa-onnx-open"]
+
+    def broken(self, ort, so):
+        self._error = RuntimeError("cannot open")
+
+    monkeypatch.setattr(onnx_encoder.OnnxEncoder, "_open", broken)
+    f = Embedder(embedder.model_path)
+    f.prefetch()
+    vec = f.encode_query(q)
+    assert type(f._np).__name__ == "NumpyEncoder" and np.abs(vec - plain).max() < 1e-4
+
+
+@pytest.mark.integration
 def test_query_encoder_on_every_thread_gives_the_batch_encoders_vectors(embedder):
     """The query path runs one text on all intra-op threads; batches run one thread per text."""
     texts = ["What did the Hangzhou court decide?", "how many grads in 2026", "Retraining workers. " * 30]

@@ -86,20 +86,23 @@ def test_or_not_offers_both_answers_and_twice_is_two():
 
 
 def test_lemma_tables_kept_in_the_cache_are_the_packages_own(tmp_path, monkeypatch):
-    """The JSON copy (no srsly import on a question's path) holds exactly what the msgpack file does;
-    a corrupt copy is decoded again and rewritten."""
+    """The marshal copy (no srsly import on a question's path) holds exactly what the msgpack file does;
+    a corrupt or foreign copy is decoded again and rewritten."""
+    import marshal
+
     import core.text as text
 
     monkeypatch.setenv("DOCQA_CACHE_DIR", str(tmp_path))
     text._lemma_tables.cache_clear()
     try:
         decoded = text._lemma_tables()  # no copy yet: decoded with srsly, then written
-        (memo,) = tmp_path.glob("lemmas-*.json")
+        (memo,) = tmp_path.glob("lemmas-*.marshal")
+        good = memo.read_bytes()
         text._lemma_tables.cache_clear()
         assert text._lemma_tables() == decoded and len(decoded["noun"][0]) > 10_000
-        for junk in ("{broken", '{"noun": 5}', "[1, 2]"):
-            memo.write_text(junk)
+        for junk in (b"{broken", good[: len(good) // 2], marshal.dumps({"noun": 5}), marshal.dumps([1, 2])):
+            memo.write_bytes(junk)
             text._lemma_tables.cache_clear()
-            assert text._lemma_tables() == decoded and memo.read_text().startswith('{"noun"'), junk
+            assert text._lemma_tables() == decoded and memo.read_bytes() == good, junk[:20]
     finally:
         text._lemma_tables.cache_clear()
