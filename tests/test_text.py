@@ -1,4 +1,6 @@
 """core/text.py: the one text module. Each case is a misfire of the old rules, as a general case."""
+from pathlib import Path
+
 import pytest
 
 from core.text import (fact_tokens, lemma_set, lemmas, name_in, name_runs, names, near_word, negations, numbers,
@@ -106,3 +108,22 @@ def test_lemma_tables_kept_in_the_cache_are_the_packages_own(tmp_path, monkeypat
             assert text._lemma_tables() == decoded and memo.read_bytes() == good, junk[:20]
     finally:
         text._lemma_tables.cache_clear()
+
+
+@pytest.mark.integration
+def test_entities_on_numpy_ops_are_spacys_own():
+    """The recogniser runs on thinc's NumPy gemm (less CPU than blis): the same entities as the
+    pipeline spaCy loads by default, on every sentence of the bundled corpus."""
+    import spacy
+
+    from core.text import SPACY_MODEL, entities, sentence_spans
+
+    sents = []
+    for f in sorted((Path(__file__).resolve().parent.parent / "corpus").glob("*.txt")):
+        text = f.read_text(encoding="utf-8")
+        sents += [text[a:b] for a, b in sentence_spans(text)]
+    plain = spacy.load(SPACY_MODEL, exclude=["parser", "senter", "tagger", "attribute_ruler", "lemmatizer"])
+    assert plain.get_pipe("ner").model.ops.use_blis  # the default this is compared with
+    want = [[(e.label_, e.text) for e in d.ents] for d in plain.pipe(sents)]
+    assert len(sents) > 100 and sum(map(len, want)) > 100
+    assert entities(sents) == want
