@@ -65,6 +65,9 @@ class DocRecord:
     fingerprint: str = ""  # JSON of how it was built; "" for records written before fingerprints
 
 
+NO_INDEX = "no index yet: run `docqa ingest` first (or `make run`)"
+
+
 def connect(settings, read_only: bool = False):
     """A Chroma client: embedded PersistentClient, or HttpClient when chroma_mode = "http".
 
@@ -77,6 +80,9 @@ def connect(settings, read_only: bool = False):
     if read_only and settings.chroma_mode != "http":
         from .chroma_read import ReadClient, ReadClientUnavailable
 
+        if not (Path(settings.index_dir) / "chroma" / "chroma.sqlite3").is_file():
+            # Said here: the client would import chromadb (~1.5 s) and create the folder, for a reader.
+            raise IndexMissingError(NO_INDEX)
         try:
             return ReadClient(Path(settings.index_dir) / "chroma")
         except ReadClientUnavailable:
@@ -133,7 +139,7 @@ class Store:
         existing = {c if isinstance(c, str) else c.name for c in client.list_collections()}
         names = {k: f"{name}_{k}" for k in KINDS}
         if not create and names["chunks"] not in existing:
-            raise IndexMissingError("no index yet: run `docqa ingest` first (or `make run`)")
+            raise IndexMissingError(NO_INDEX)
         # A layout-1 index (sentences in their own collection) until every document is re-processed.
         self.legacy = [f"{name}_{k}" for k in LEGACY_KINDS if f"{name}_{k}" in existing]
         if self.legacy and not (create or inspect):

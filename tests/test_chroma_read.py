@@ -54,7 +54,7 @@ def test_answers_are_the_same_through_either_client(seed_settings, embedder):
         assert (a.text, a.refused, a.citations) == (b.text, b.refused, b.citations), q
 
 
-def test_writes_are_refused_and_a_missing_database_falls_back(seed_settings, embedder, make_settings):
+def test_writes_are_refused_and_a_missing_database_is_no_index(seed_settings, embedder, make_settings):
     light = open_store(seed_settings, embedder.name, embedder.dim, encoder_id=embedder.encoder_id, read_only=True)
     before = light.chunks.count()
     with pytest.raises(ReadOnlyError):
@@ -65,8 +65,9 @@ def test_writes_are_refused_and_a_missing_database_falls_back(seed_settings, emb
     empty = make_settings()
     with pytest.raises(ReadClientUnavailable, match="no Chroma database"):
         ReadClient(Path(empty.index_dir) / "chroma")
-    with pytest.raises(IndexMissingError, match="docqa ingest"):  # through the usual client, same message
+    with pytest.raises(IndexMissingError, match="docqa ingest"):  # the usual client's message
         open_store(empty, embedder.name, embedder.dim, read_only=True)
+    assert not (Path(empty.index_dir) / "chroma").exists()  # a reader creates nothing
 
 
 def test_a_one_shot_ask_never_imports_chromadb(seed_settings):
