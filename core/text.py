@@ -161,7 +161,6 @@ def _ner():
 
     enforce_offline()
     import spacy
-
     from thinc.api import use_ops
 
     # Only the entity recogniser (and the token vectors it reads): tagging and parsing would

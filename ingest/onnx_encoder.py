@@ -14,8 +14,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import threading
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -297,8 +297,9 @@ class OnnxEncoder:
     @property
     def session(self):
         """The ONNX Runtime session (waits for a background open; raises what opening it raised)."""
-        if self._opening is not None:
-            self._opening.join()
+        opening = self._opening  # a local: another thread may clear it meanwhile
+        if opening is not None:
+            opening.join()
             self._opening = None
         if self._error is not None:
             raise self._error
