@@ -205,6 +205,9 @@ def _query(entry, qfile, reps, clock, profile: Path | None = None) -> dict:
     return got
 
 
+COLD_ASKS = 9  # cold one-shot asks timed (at least)
+
+
 def _cold(seed, question, reps, clock) -> dict:
     """`docqa --help`, and `docqa ask` twice over: a cold process (the warm helper switched off), and the
     ask that finds the helper the previous one left (askd.py; the helper is stopped afterwards)."""
@@ -214,8 +217,9 @@ def _cold(seed, question, reps, clock) -> dict:
     clock.log("cold start: docqa --help, one-shot docqa ask (cold, and with the warm helper)")
     helps = [run_timed(docqa_cmd("--help"), timeout=60).check() for _ in range(max(3, reps + 2))]
     off = {"DOCQA_ASK_DAEMON_IDLE_S": "0"}
+    # More samples than the other sections: a cold ask's wall moves by +-0.15 s with this machine's state.
     asks = [run_timed(docqa_cmd("--config", seed["config"], "ask", question), env=off, timeout=300)
-            for _ in range(reps)]
+            for _ in range(max(reps, COLD_ASKS))]
     failed = [p for p in asks if p.rc != 0]
     if failed:  # e.g. qa/answer.py not there yet: report it, measure the rest
         return {"help_s": statistics.median(p.wall_s for p in helps), "help_samples": [p.wall_s for p in helps],
