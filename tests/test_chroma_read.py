@@ -1,6 +1,7 @@
 """The read-only Chroma view (ingest/chroma_read.py): Chroma's Rust core without its Python client must read
 exactly what the client reads, refuse writes, and spare a one-shot `docqa ask` the chromadb import."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -135,3 +136,16 @@ def test_one_shot_asks_during_a_reindex_see_old_or_new_never_half(make_settings,
         assert not ans["refused"]
         for c in ans["citations"]:
             assert any(v.get(c["source"], "")[c["start"]:c["end"]] == c["quote"] for v in versions), c
+
+
+@pytest.mark.integration
+def test_a_one_shot_ask_without_an_index_says_so_and_creates_nothing(tmp_path):
+    """The CLI's one-shot ask (which leaves by os._exit once it has printed): the one-line error on stderr,
+    exit status 2, no folder created, and a piped stdout that held nothing unflushed."""
+    env = dict(os.environ, DOCQA_CORPUS_DIR=str(tmp_path / "docs"), DOCQA_INDEX_DIR=str(tmp_path / "index"),
+               DOCQA_ASK_DAEMON_IDLE_S="0")
+    p = subprocess.run([sys.executable, "-m", "docqa", "ask", "What is this about?"], env=env, cwd=tmp_path,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.strip() == "error: no index yet: run `docqa ingest` first (or `make run`)"
+    assert not (tmp_path / "index").exists()
