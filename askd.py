@@ -1,6 +1,6 @@
 """A warm helper process behind ``docqa ask``, so a second question does not pay the cold start.
 
-A fresh ``docqa ask`` spends ~0.8 s before its 15-20 ms of answering: importing numpy and onnxruntime,
+A fresh ``docqa ask`` spends ~0.7 s before its 15-20 ms of answering: importing numpy and onnxruntime,
 opening the ONNX session, spaCy's lemma tables and the index (bench/results.md, cold start); ~3 s while it
 still imported chromadb's Python client and bm25s. After
 answering in-process, ``docqa ask`` starts this helper in the background; the next ``docqa ask`` with

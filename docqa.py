@@ -20,7 +20,7 @@ EPILOG = {
     "show": "example:\n  docqa show 001_d5c15e6c1eacf066.txt   # the cleaned text all offsets point into",
     "ask": "example:\n  docqa ask \"Which court ruled on AI layoffs?\"\n"
            "  docqa ask \"What must companies do under that ruling?\" --history chat.json --json\n\n"
-           "The first ask loads everything (~0.8 s) and leaves a warm helper that answers the next ones\n"
+           "The first ask loads everything (~0.7 s) and leaves a warm helper that answers the next ones\n"
            "in ~0.2 s; it exits after ask_daemon_idle_s (300) idle seconds or when the index changes.\n"
            "DOCQA_ASK_DAEMON_IDLE_S=0 docqa ask ...   # no helper",
     "eval": "example:\n  docqa eval eval/seed_qa.jsonl --out report/\n"
