@@ -84,12 +84,11 @@ class Embedder:
         """The few-texts path of the torch encoder: the fp32 ONNX session if its file is built (faster,
         and cheaper to start: bench/encoders.md), else the NumPy pass; both give the reference's vectors.
         ``background``: the session opens in a thread (``prefetch``); checked on the next call."""
-        failed = False
         if self._pending and not background:
             self._pending = False
-            if not self._np.ready():  # its background open failed: straight to the NumPy pass below
-                self._np, failed = None, True
-        if self._np is None and not failed:
+            if not self._np.ready():
+                self._np = self._numpy_pass()  # its background open failed: no second try
+        if self._np is None:
             from .onnx_encoder import OnnxEncoder, file_path
 
             try:
@@ -97,18 +96,19 @@ class Embedder:
                     self._np = OnnxEncoder(self.model_path, "onnx", workers=1,  # queries: all cores on one
                                            background=background)
                     self._pending = background
-                    if background:
-                        return self._np
             except Exception:  # noqa: BLE001 - any ONNX Runtime failure: the NumPy pass is always right
                 self._np = None
         if self._np is None:
-            from .npembed import NumpyEncoder
-
-            try:
-                self._np = NumpyEncoder(self.model_path)
-            except (ValueError, KeyError, OSError):
-                self._np = False  # not a plain BERT model: always use sentence-transformers
+            self._np = self._numpy_pass()
         return self._np
+
+    def _numpy_pass(self):
+        from .npembed import NumpyEncoder
+
+        try:
+            return NumpyEncoder(self.model_path)
+        except (ValueError, KeyError, OSError):
+            return False  # not a plain BERT model: always use sentence-transformers
 
     def prefetch(self) -> None:
         """Start opening the query encoder, for a process about to encode one query (a one-shot ask).
