@@ -55,7 +55,7 @@ def update(res: dict, settings, query: list[str], add: list[int], clock: Clock, 
         raise SystemExit(f"bench.update: no size {', '.join(unknown)} in this run; add it with --add N")
     work = Path(entries[0]["config"]).parent
     qfile, reps = work / "questions.json", int(res["conditions"]["repeats"])
-    done = []
+    done, load = [], os.getloadavg()
     for n in add:
         from ingest.embed import get_embedder
 
@@ -95,8 +95,8 @@ def update(res: dict, settings, query: list[str], add: list[int], clock: Clock, 
         res["cold"] = _cold(entries[0], question, reps, clock)
         done.append("cold start re-measured")
     res.setdefault("updates", []).append({
-        "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "load_avg_start": os.getloadavg(),
-        "commit": _commit(), "what": "; ".join(done)})
+        "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "load_avg_start": load,
+        "cpu": report.cpu_description(), "commit": _commit(), "what": "; ".join(done)})
     res["targets"] = report.targets(res)
     return res
 
