@@ -47,7 +47,7 @@ def update(res: dict, settings, query: list[str], add: list[int], clock: Clock, 
     cold-start section re-measured."""
     from . import report
     from .corpus import build_corpus
-    from .run import _cold, _entry_named, _ingest_real, _ingest_shortcut, _query
+    from .run import _cold, _entry_named, _ingest_real, _ingest_shortcut, _query, _questions
 
     entries = res["ingest"]
     unknown = [n for n in query if _entry_named(entries, n) is None]
@@ -56,6 +56,9 @@ def update(res: dict, settings, query: list[str], add: list[int], clock: Clock, 
     work = Path(entries[0]["config"]).parent
     qfile, reps = work / "questions.json", int(res["conditions"]["repeats"])
     done, load = [], os.getloadavg()
+    if not qfile.exists():  # a fresh checkout: the run's questions, as the full run chose them
+        work.mkdir(parents=True, exist_ok=True)
+        qfile.write_text(json.dumps(_questions(5 if res["conditions"]["quick"] else 30)[0]))
     for n in add:
         from ingest.embed import get_embedder
 
