@@ -5,22 +5,24 @@ retrieval; score the retrieved chunks' stored sentences and re-order the passage
 one; pick the sentences to quote, sized to the question (``qa.select``); refuse when the fitted
 answerability model says the documents don't answer (``qa.answerability``); otherwise quote the
 picks (extractive) or ask the LLM and keep only its sentences a passage supports. An overview
-question quotes the opening statements of the documents it is about.
+question quotes the opening statements of the documents it is about. A multi-part question ("who
+ruled X, and what was the reasoning?") has each part scored, judged and quoted on its own, and the
+note names a part the documents don't answer.
 """
 from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.errors import InputError, LLMUnavailableError
 from core.text import chat_turns
 
 from . import answerability, extractive
 from .models import Answer, Citation
-from .question import Question, analyze
+from .question import Question, analyze, parts
 from .retrieve import get_resources, search
-from .select import expand_lists, leads, overview_docs, select
+from .select import expand_lists, leads, overview_docs, reading_order, select
 
 MAX_QUESTION = 2000  # characters; longer questions are cut (a 100 KB paste must stay fast)
 REFUSAL_TEXT = "The documents don't say. The closest passages are listed as related, but they do not answer this."
@@ -104,6 +106,7 @@ class Evidence:
     ranked: list  # Candidate, scored and sorted (extractive.rank)
     said: str = ""  # what the assistant already answered in this chat
     info: Question | None = None  # the question, read (qa.question.analyze)
+    asks: tuple = ()  # a multi-part question: (part, its Question, the candidates scored for it alone) each
 
 
 def gather(q: str, history, settings, mode: str, k: int, embedder=None, store=None) -> Evidence:
@@ -135,7 +138,37 @@ def gather(q: str, history, settings, mode: str, k: int, embedder=None, store=No
         passages, ranked = extractive.rerank_passages(passages, ranked, k)
     else:  # a follow-up's passages were found for the conversation; its sentences score the question alone
         passages, ranked = extractive.rerank_passages(passages, ranked, k, rrf_only=True)
-    return Evidence(q, query, res, passages, ranked, said, info)
+    asks = parts(q) if query == q else [q]
+    # A later part ("what did they do") leans on the first for what it is about: that part's words
+    # join it as context, as a follow-up's earlier turns do.
+    scored = []
+    for i, a in enumerate(asks if len(asks) > 1 else ()):
+        read = analyze(a)
+        scored.append((a, read, extractive.rank(a, a if i == 0 else f"{a} {asks[0]}", res,
+                                                [replace(c) for c in ranked], said, read)))
+    return Evidence(q, query, res, passages, ranked, said, info, tuple(scored))
+
+
+# "... and what does he do?": a part that points back at the one before is unanswered when that one is.
+_REFERS_BACK = re.compile(r"\b(?:he|she|it|they|him|her|them|his|its|their|this|that|these|those)\b", re.I)
+
+
+def _by_part(ev: Evidence, settings) -> tuple[list, list[str]]:
+    """A multi-part question, each part asked alone: the picks of the parts the documents answer (the
+    candidates of ``ev.ranked``, in its order) and the parts they don't."""
+    keep, unanswered, last_unanswered = {}, [], False
+    by_key = {(c.doc_id, c.start): c for c in ev.ranked}
+    for part, info, scored in ev.asks:
+        picks = select(info, scored, settings.answer_sentences, ev.said)
+        decision = answerability.decide(info, answerability.features(info, ev.passages, scored, picks, ev.res),
+                                        threshold=settings.refusal_threshold)
+        last_unanswered = decision.refuse or bool(last_unanswered and _REFERS_BACK.search(part))
+        if last_unanswered:
+            unanswered.append(part)
+        else:
+            for c in picks:
+                keep.setdefault((c.doc_id, c.start), by_key[(c.doc_id, c.start)])
+    return list(keep.values()), unanswered
 
 
 def answer(question: str, history: list[dict] | None = None, settings=None, mode: str | None = None,
@@ -176,10 +209,17 @@ def answer(question: str, history: list[dict] | None = None, settings=None, mode
         if picks:
             notes.append("an overview: the opening statements of each document it is about")
             return done(*extractive_text(picks, by_id), False, "extractive")
-    picks = expand_lists(select(ev.info, ev.ranked, settings.answer_sentences, ev.said), ev.res.store,
-                         ev.res.records)
-    decision = answerability.decide(ev.info, answerability.features(ev.info, ev.passages, ev.ranked, picks, ev.res),
-                                    threshold=settings.refusal_threshold)
+    picks, decision = [], answerability.Decision(False, 0.0)
+    if ev.asks:  # each part is answered, or said to be unanswered, on its own
+        found, unanswered = _by_part(ev, settings)
+        if found:
+            picks = expand_lists(reading_order(found), ev.res.store, ev.res.records)
+            notes += [f'the documents don\'t say: "{part}"' for part in unanswered]
+    if not picks:  # one question, or a multi-part one none of whose parts is answered alone: judged whole
+        picks = expand_lists(select(ev.info, ev.ranked, settings.answer_sentences, ev.said), ev.res.store,
+                             ev.res.records)
+        decision = answerability.decide(ev.info, answerability.features(ev.info, ev.passages, ev.ranked, picks,
+                                                                         ev.res), threshold=settings.refusal_threshold)
     if decision.refuse or not picks:
         notes.append(f"refused: {decision.reason or 'nothing relevant was retrieved'}")
         return done(REFUSAL_TEXT, (), True, mode, related=_related(ev.passages, ev.ranked, by_id))

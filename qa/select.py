@@ -61,10 +61,11 @@ def select(q: Question, ranked: list[Candidate], n: int, said: str = "") -> list
         pool.remove(nxt)
         if max(float(nxt.vec @ p.vec) for p in picked) <= DUPLICATE_COS:
             picked.append(nxt)
-    return _reading_order(picked)
+    return reading_order(picked)
 
 
-def _reading_order(picked: list[Candidate]) -> list[Candidate]:
+def reading_order(picked: list[Candidate]) -> list[Candidate]:
+    """Documents in the order of their first pick, each one's sentences as they appear in it."""
     doc_rank: dict[str, int] = {}
     for c in picked:
         doc_rank.setdefault(c.doc_id, len(doc_rank))

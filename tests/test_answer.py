@@ -73,6 +73,26 @@ def test_unanswerable_questions_are_refused_with_related_passages(seed_settings,
         assert ans.related  # the closest passages, shown as "related, but not an answer"
 
 
+def test_each_part_of_a_multi_part_question_is_answered(seed_settings, embedder):
+    # Two unrelated asks: judged whole, neither part covers the other's words and the question was refused.
+    ans = answer("How many graduates entered the job market in 2026? And which tech companies train factory workers?",
+                 settings=seed_settings, embedder=embedder)
+    assert not ans.refused
+    assert "12.7 million" in ans.text and "Huawei" in ans.text
+    assert len(ans.citations) >= 2
+
+
+def test_a_part_the_documents_dont_answer_is_named_and_the_rest_answered(seed_settings, embedder):
+    ans = answer("How many graduates entered the job market in 2026, and what did Apple announce in Berlin?",
+                 settings=seed_settings, embedder=embedder)
+    assert not ans.refused and "12.7 million" in ans.text
+    assert 'don\'t say: "what did Apple announce in Berlin?"' in ans.note
+    # A part that points back at an unanswered one ("what does he do") is not answered on its own.
+    ans = answer("Who founded the Mars colony on Europa, and what does he do for a living?",
+                 settings=seed_settings, embedder=embedder)
+    assert ans.refused
+
+
 def test_false_premise_is_not_answered_as_true(seed_settings, embedder):
     ans = answer("Why did the Beijing court rule that companies may replace workers with AI?",
                  settings=seed_settings, embedder=embedder)

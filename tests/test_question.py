@@ -1,7 +1,7 @@
 """qa/question.py: answer type and shape from the question alone (general English, no set's wording)."""
 import pytest
 
-from qa.question import analyze
+from qa.question import analyze, parts
 
 pytestmark = pytest.mark.unit
 
@@ -64,9 +64,24 @@ def test_pinned_terms():
 
 def test_a_negated_auxiliary_opens_a_yes_no_question():
     """"Didn't ...?", "Can't ...?", "Isn't ...?" ask yes or no, as "Did ...?" does; the negation is kept."""
-    from qa.question import analyze
+    from qa.question import analyze, parts
 
     for q in ("Didn't the ministry approve the suppliers?", "Can’t firms lay off workers?", "Isn't AI cheaper?"):
         got = analyze(q)
         assert (got.kind, got.negated) == ("yesno", True), q
     assert analyze("Why didn't firms hire?").kind == "why"
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("Who founded the company, and when did it go public?", ["Who founded the company", "when did it go public?"]),
+    ("Is the bridge open? How much is the toll?", ["Is the bridge open", "How much is the toll?"]),
+    ("who were the first settlers and why did they leave", ["who were the first settlers", "why did they leave"]),
+    ("What are the pros and cons of remote work?", None),  # "and" between nouns: one ask
+    ("How do France and Spain differ?", None),
+    ("The treaty was signed by France, and which other country?", None),  # the first part states, it doesn't ask
+    ("When did the war end and why?", None),  # "why" alone is too short to be a part
+    ("has the town flooded before? when, and how many homes were lost?",
+     ["has the town flooded before", "when, and how many homes were lost?"]),  # a short part runs on
+])
+def test_parts_of_a_multi_part_question(question, expected):
+    assert parts(question) == (expected or [question])
