@@ -34,7 +34,8 @@ def conditions(quick: bool, sizes, real_max: int, reps: int, qsource: str, encod
                                 text=True, timeout=5).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit = ""
-    return {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "cpu": cpu_description(), "cores": os.cpu_count(),
+    return {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "cpu": cpu_description(),
+            "cores": os.cpu_count(),
             "ram_gb": round(psutil.virtual_memory().total / 2**30, 1), "load_avg_start": os.getloadavg(),
             "python": platform.python_version(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
             "commit": commit, "quick": quick, "sizes": sizes, "real_ingest_max": real_max, "repeats": reps,
@@ -251,7 +252,8 @@ def markdown(res: dict, out: Path) -> str:
          "repeats; ratios are taken within this run. Regenerate: `.venv/bin/docqa bench --out bench/` "
          "(or `make bench`)."]
     for u in res.get("updates", []):
-        L.append(f"Updated {u['date']} (commit {u['commit'] or '?'}{', ' + u['cpu'] if u.get('cpu') else ''}, load average at start "
+        cpu = f", {u['cpu']}" if u.get("cpu") else ""
+        L.append(f"Updated {u['date']} (commit {u['commit'] or '?'}{cpu}, load average at start "
                  f"{', '.join(f'{x:.2f}' for x in u['load_avg_start'])}; `python -m bench.update`): {u['what']}.")
     L += ["", "## Targets", "", "| target | measured | goal | met |", "|---|---|---|---|"]
     for t in res["targets"]:
