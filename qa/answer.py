@@ -106,7 +106,6 @@ class Evidence:
     ranked: list  # Candidate, scored and sorted (extractive.rank)
     said: str = ""  # what the assistant already answered in this chat
     info: Question | None = None  # the question, read (qa.question.analyze)
-    asks: tuple = ()  # a multi-part question: (part, its Question, the candidates scored for it alone) each
 
 
 def gather(q: str, history, settings, mode: str, k: int, embedder=None, store=None) -> Evidence:
@@ -138,31 +137,26 @@ def gather(q: str, history, settings, mode: str, k: int, embedder=None, store=No
         passages, ranked = extractive.rerank_passages(passages, ranked, k)
     else:  # a follow-up's passages were found for the conversation; its sentences score the question alone
         passages, ranked = extractive.rerank_passages(passages, ranked, k, rrf_only=True)
-    asks = parts(q) if query == q else [q]
-    # A later part ("what did they do") leans on the first for what it is about: that part's words
-    # join it as context, as a follow-up's earlier turns do.
-    scored = []
-    for i, a in enumerate(asks if len(asks) > 1 else ()):
-        read = analyze(a)
-        scored.append((a, read, extractive.rank(a, a if i == 0 else f"{a} {asks[0]}", res,
-                                                [replace(c) for c in ranked], said, read)))
-    return Evidence(q, query, res, passages, ranked, said, info, tuple(scored))
+    return Evidence(q, query, res, passages, ranked, said, info)
 
 
-# "... and what does he do?": a part that points back at the one before is unanswered when that one is.
-_REFERS_BACK = re.compile(r"\b(?:he|she|it|they|him|her|them|his|its|their|this|that|these|those)\b", re.I)
-
-
-def _by_part(ev: Evidence, settings) -> tuple[list, list[str]]:
+def _by_part(ev: Evidence, asks: list[str], settings) -> tuple[list, list[str]]:
     """A multi-part question, each part asked alone: the picks of the parts the documents answer (the
-    candidates of ``ev.ranked``, in its order) and the parts they don't."""
+    candidates of ``ev.ranked``, in its order) and the parts they don't. A later part ("what did they
+    do") takes the first one's words as light context, as a follow-up takes earlier turns'; one that
+    points back at an unanswered part ("... and what does he do?") is unanswered with it."""
+    from .followup import refers_back
+
     keep, unanswered, last_unanswered = {}, [], False
     by_key = {(c.doc_id, c.start): c for c in ev.ranked}
-    for part, info, scored in ev.asks:
+    for i, part in enumerate(asks):
+        info = analyze(part)
+        scored = extractive.rank(part, part if i == 0 else f"{part} {asks[0]}", ev.res,
+                                 [replace(c) for c in ev.ranked], ev.said, info)
         picks = select(info, scored, settings.answer_sentences, ev.said)
         decision = answerability.decide(info, answerability.features(info, ev.passages, scored, picks, ev.res),
                                         threshold=settings.refusal_threshold)
-        last_unanswered = decision.refuse or bool(last_unanswered and _REFERS_BACK.search(part))
+        last_unanswered = decision.refuse or (last_unanswered and refers_back(part))
         if last_unanswered:
             unanswered.append(part)
         else:
@@ -210,8 +204,9 @@ def answer(question: str, history: list[dict] | None = None, settings=None, mode
             notes.append("an overview: the opening statements of each document it is about")
             return done(*extractive_text(picks, by_id), False, "extractive")
     picks, decision = [], answerability.Decision(False, 0.0)
-    if ev.asks:  # each part is answered, or said to be unanswered, on its own
-        found, unanswered = _by_part(ev, settings)
+    asks = parts(q) if ev.query == q else [q]
+    if len(asks) > 1:  # each part is answered, or said to be unanswered, on its own
+        found, unanswered = _by_part(ev, asks, settings)
         if found:
             picks = expand_lists(reading_order(found), ev.res.store, ev.res.records)
             notes += [f'the documents don\'t say: "{part}"' for part in unanswered]

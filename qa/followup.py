@@ -24,12 +24,14 @@ SHORT = 3  # content words; a question this short cannot stand on its own
 MAX_CARRY = 14
 
 
+def refers_back(text: str) -> bool:
+    """True when ``text`` holds a pronoun or demonstrative pointing at something said before it."""
+    return any(w.replace("’", "'") in _ANAPHORA for w in re.findall(r"[\w’']+", text.lower()))
+
+
 def needs_context(question: str) -> bool:
     """True when the question leans on earlier turns (anaphora, or too few content words)."""
-    words = re.findall(r"[\w’']+", question.lower())
-    if any(w.replace("’", "'") in _ANAPHORA for w in words):
-        return True
-    return len(tokenize(question)) <= SHORT
+    return refers_back(question) or len(tokenize(question)) <= SHORT
 
 
 def _names(text: str) -> list[str]:

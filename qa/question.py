@@ -173,7 +173,7 @@ def analyze(question: str) -> Question:
 # so "the pros and cons" or "how do X and Y differ" stay whole).
 _PART_BREAK = re.compile(r"\?\s+(?=\S)|[,;]?\s+(?:and|but|also|plus)\s+(?=(?:what|why|how|when|where|who|whom|"
                          r"which|whose)\b)", re.I)
-MIN_PART_WORDS = 3  # a shorter part ("when, and how many ...") joins the next one
+MIN_PART_WORDS = 3  # a shorter part ("when, and how many ...") runs on into the next one
 # Every part must ask ("The term was applied to X, and which Y?" is one question, its first part a statement).
 _ASKING = re.compile(r"^(?:(?:so|ok|okay|and|but|also|then|well|plus)\b[\s,]*)*(?:who|whom|whose|when|where|why|how|"
                      r"what|which|is|are|was|were|do|does|did|can|could|should|would|will|has|have|had)\b", re.I)
@@ -181,22 +181,16 @@ _ASKING = re.compile(r"^(?:(?:so|ok|okay|and|but|also|then|well|plus)\b[\s,]*)*(
 
 def parts(question: str) -> list[str]:
     """The separate asks of a multi-part question, in order ("which court ruled X, and what was its
-    reasoning?" -> two); a one-part question gives itself. A part too short to stand alone ("when,
-    and how many ...") stays joined to the next, or to the one before when it is the last."""
-    cuts = [(m.start(), m.end()) for m in _PART_BREAK.finditer(question)]
-    bounds = [0] + [b for _, b in cuts] + [len(question)]
-    ends = [a for a, _ in cuts] + [len(question)]
+    reasoning?" -> two); a one-part question gives itself. A break is kept only where the text before
+    it (since the last kept break) and the text after it each have MIN_PART_WORDS words or more, so a
+    short part ("when, and how many ...") runs on into the next."""
     out, begin = [], 0
-    for i in range(len(ends)):
-        piece = question[begin:ends[i]].strip(" ,;")
-        if len(piece.rstrip("?").split()) < MIN_PART_WORDS and i < len(ends) - 1:
-            continue  # keep ``begin``: this piece runs on into the next
-        if len(piece.rstrip("?").split()) < MIN_PART_WORDS and out:
-            out[-1] = question[out_begin:].strip(" ,;")
-        else:
-            out.append(piece)
-            out_begin = begin
-        begin = bounds[i + 1]
+    for m in _PART_BREAK.finditer(question):
+        before, after = question[begin:m.start()].split(), question[m.end():].rstrip("?").split()
+        if min(len(before), len(after)) >= MIN_PART_WORDS:
+            out.append(question[begin:m.start()].strip(" ,;"))
+            begin = m.end()
+    out.append(question[begin:].strip(" ,;"))
     return out if len(out) > 1 and all(_ASKING.match(p) for p in out) else [question]
 
 
