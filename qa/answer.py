@@ -199,9 +199,11 @@ def answer(question: str, history: list[dict] | None = None, settings=None, mode
                       flagged=tuple(flagged), note=_join(notes))
 
     if ev.info.shape == "overview":
-        picks = leads(ev.res.store, ev.res.records, overview_docs(ev.info, ev.passages, ev.ranked, ev.res.records))
+        docs = overview_docs(ev.info, ev.passages, ev.ranked, ev.res.records)
+        picks = leads(ev.res.store, ev.res.records, docs)
         if picks:
-            notes.append("an overview: the opening statements of each document it is about")
+            notes.append("an overview: the document's opening and most central statements" if len(docs) == 1
+                         else "an overview: the opening statements of each document it is about")
             return done(*extractive_text(picks, by_id), False, "extractive")
     picks, decision = [], answerability.Decision(False, 0.0)
     asks = parts(q) if ev.query == q else [q]

@@ -3,8 +3,9 @@
 ``select`` picks from the scored candidates: one or two sentences for a factoid, more for an
 explanation, a list or a comparison (a list's lead-in brings its bullet items), and at least
 one sentence from each document that answers about as well as the best one when the question
-spans documents. ``leads`` answers an overview question ("what are these articles about?",
-"summarise the piece on X") with each relevant document's opening statements.
+spans documents. ``leads`` answers an overview question ("what are these articles about?") with
+each relevant document's opening statements, and one about a single document ("summarise the piece
+on X") with its opening and its most central statements.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ DUPLICATE_COS = 0.92  # two sentences this close say the same thing (e.g. a repe
 MAX_DOCS = 4  # documents quoted for one question at most
 MAX_ITEMS = 8  # bullet items quoted after a "... include:" lead-in
 LEAD_SENTENCES = 2  # opening statements quoted per document for an overview
+SUMMARY_SENTENCES = 5  # one document's overview: lead + most central statements, in all (set before measuring)
 LEAD_WINDOW = 8  # the first sentences of a document searched for its lead
 MAX_OVERVIEW_DOCS = 6  # "these articles": every document when there are at most this many
 SPANNING = ("list", "explain", "compare", "overview")  # shapes whose answer draws on every document
@@ -126,14 +128,46 @@ def overview_docs(q: Question, passages, ranked: list[Candidate], records: dict)
     return order[:MAX_OVERVIEW_DOCS] if q.whole_corpus else order[:1]
 
 
+def _statements(rows) -> list[tuple]:
+    return [r for r in rows if not is_heading(r[0]) and not r[0].rstrip().endswith("?") and len(r[0].split()) >= MIN_WORDS]
+
+
+def _central(rows, have: list[tuple], n: int) -> list[tuple]:
+    """Up to ``n`` statements nearest the document's centroid (the centroid summary of Radev et al.),
+    skipping any that repeat one already chosen."""
+    import numpy as np
+
+    rows = [r for r in rows if not is_bullet(r[0])]  # an item read out of its list does not stand alone
+    if not rows or n <= 0:
+        return []
+    vecs = np.asarray([r[2] for r in rows], dtype="float32")
+    centroid = vecs.mean(axis=0)
+    chosen = [np.asarray(r[2], dtype="float32") for r in have]
+    out = []
+    for i in np.argsort(-(vecs @ centroid), kind="stable"):
+        if len(out) == n:
+            break
+        if any(float(vecs[i] @ v) >= DUPLICATE_COS for v in chosen):
+            continue
+        out.append(rows[i])
+        chosen.append(vecs[i])
+    return out
+
+
 def leads(store, records: dict, doc_ids: list[str]) -> list[Candidate]:
-    """The first LEAD_SENTENCES statements of each document (its lead, where articles state their thesis)."""
+    """Each document's first LEAD_SENTENCES statements (its lead, where articles state their thesis); an
+    overview of one document adds its most central statements, up to SUMMARY_SENTENCES, in reading order."""
     out: list[Candidate] = []
     for rank, doc in enumerate(doc_ids):
         rec = records.get(doc)
         if rec is None:
             continue
-        rows = [r for r in _read(store, doc, rec.content_hash, max_index=LEAD_WINDOW)
-                if not is_heading(r[0]) and not r[0].rstrip().endswith("?") and len(r[0].split()) >= MIN_WORDS]
-        out += [_candidate(r, rank, 1.0) for r in rows[:LEAD_SENTENCES]]
+        if len(doc_ids) == 1:
+            rows = _statements(_read(store, doc, rec.content_hash))
+            lead = rows[:LEAD_SENTENCES]
+            body = _central(rows[LEAD_SENTENCES:], lead, SUMMARY_SENTENCES - len(lead))
+            picked = sorted(lead + body, key=lambda r: r[1]["start"])
+        else:
+            picked = _statements(_read(store, doc, rec.content_hash, max_index=LEAD_WINDOW))[:LEAD_SENTENCES]
+        out += [_candidate(r, rank, 1.0) for r in picked]
     return out

@@ -176,6 +176,21 @@ def test_overview_question_quotes_each_documents_lead(seed_settings, embedder):
     assert not one.refused and len({c.source for c in one.citations}) == 1
 
 
+def test_summary_of_one_document_quotes_its_lead_and_its_central_statements(seed_settings, embedder):
+    from core.text import is_bullet
+    from qa.select import LEAD_SENTENCES, SUMMARY_SENTENCES
+
+    one = answer("Summarise the piece on robotaxis and remote safety operators", settings=seed_settings,
+                 embedder=embedder)
+    starts = [c.start for c in one.citations]
+    assert LEAD_SENTENCES < len(one.citations) <= SUMMARY_SENTENCES  # more than the two opening sentences
+    assert starts == sorted(starts) and len(set(starts)) == len(starts)  # in reading order, none twice
+    assert not any(is_bullet(c.quote) for c in one.citations[LEAD_SENTENCES:])
+    lead = answer("what are these articles about?", settings=seed_settings, embedder=embedder)
+    first = next(c for c in lead.citations if c.source == one.citations[0].source)
+    assert one.citations[0].quote == first.quote  # it opens with the document's lead
+
+
 def test_answer_size_follows_the_question(seed_settings, embedder):
     factoid = answer("Which news agency reported the policy document?", settings=seed_settings, embedder=embedder)
     listing = answer("List the strategies China uses to protect jobs from automation", settings=seed_settings,
