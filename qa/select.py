@@ -129,7 +129,9 @@ def overview_docs(q: Question, passages, ranked: list[Candidate], records: dict)
 
 
 def _statements(rows) -> list[tuple]:
-    return [r for r in rows if not is_heading(r[0]) and not r[0].rstrip().endswith("?") and len(r[0].split()) >= MIN_WORDS]
+    """The rows that state something: no heading, question or fragment."""
+    return [r for r in rows
+            if not is_heading(r[0]) and not r[0].rstrip().endswith("?") and len(r[0].split()) >= MIN_WORDS]
 
 
 def _central(rows, have: list[tuple], n: int) -> list[tuple]:
