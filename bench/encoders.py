@@ -177,7 +177,7 @@ def bench_encoders(settings, n: int = 2000, repeats: int = 3, roots=None, clock=
     log = clock.log if clock else (lambda m: print(m, file=sys.stderr))
     texts, chunks = corpus_units(settings, roots)
     sample = random.Random(SEED).sample(texts, min(n, len(texts)))
-    questions, _ = _questions(5 if quick else 30)
+    questions, _ = _questions(quick)
     subsample = {v: 16 for v in SUBSAMPLE} if quick else SUBSAMPLE
     log(f"encoders: {len(sample)} gate texts from a pool of {len(texts)}; {len(VARIANTS)} variants x {repeats}")
     fns = {v: _encoder(v, settings) for v in VARIANTS}  # builds the ONNX files here if not cached yet

@@ -56,7 +56,9 @@ DEFAULT_QUESTIONS = [
 
 
 # -- helpers ------------------------------------------------------------------
-def _questions(limit: int) -> tuple[list[str], str]:
+def _questions(quick: bool) -> tuple[list[str], str]:
+    """The bench's questions (5 for a quick run, else 30) and where they came from."""
+    limit = 5 if quick else 30
     path = ROOT / "eval" / "seed_qa.jsonl"
     qs = []
     if path.exists():
@@ -285,7 +287,7 @@ def main(args, settings) -> int:
     work = Path(getattr(args, "work", None) or os.environ.get("DOCQA_BENCH_WORK")
                 or Path(settings.index_dir) / "bench-work").resolve()
     work.mkdir(parents=True, exist_ok=True)
-    questions, qsource = _questions(5 if quick else 30)
+    questions, qsource = _questions(quick)
     qfile = work / "questions.json"
     qfile.write_text(json.dumps(questions))
     clock.log(f"sizes {sizes} (real ingest up to {real_max} chunks, shortcut above), quick={quick}, work {work}")

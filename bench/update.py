@@ -58,7 +58,7 @@ def update(res: dict, settings, query: list[str], add: list[int], clock: Clock, 
     done, load = [], os.getloadavg()
     if not qfile.exists():  # a fresh checkout: the run's questions, as the full run chose them
         work.mkdir(parents=True, exist_ok=True)
-        qfile.write_text(json.dumps(_questions(5 if res["conditions"]["quick"] else 30)[0]))
+        qfile.write_text(json.dumps(_questions(res["conditions"]["quick"])[0]))
     for n in add:
         from ingest.embed import get_embedder
 

@@ -64,8 +64,6 @@ def test_pinned_terms():
 
 def test_a_negated_auxiliary_opens_a_yes_no_question():
     """"Didn't ...?", "Can't ...?", "Isn't ...?" ask yes or no, as "Did ...?" does; the negation is kept."""
-    from qa.question import analyze, parts
-
     for q in ("Didn't the ministry approve the suppliers?", "Can’t firms lay off workers?", "Isn't AI cheaper?"):
         got = analyze(q)
         assert (got.kind, got.negated) == ("yesno", True), q
